@@ -1,0 +1,96 @@
+"""Tokens and passwords."""
+
+import json
+
+from flask import current_app, g, jsonify, request
+
+from app import db
+from app.api import operation
+from app.auth import login_required, user_for_token
+from app.db import users as user_queries
+from app.errors import ApiError
+from app.extensions import Blueprint
+from app.security import check_password, dummy_check, hash_password, issue_token, unquote_token
+from schemas.auth import TOKEN_JSON_SCHEMA, TOKEN_MAX, TOKEN_MIN, PasswordChangeRequest, TokenRequest, TokenValidationResult
+
+blp = Blueprint("auth", __name__, url_prefix="/account", description="Tokens and passwords.")
+
+_BAD_CREDENTIALS = "Wrong username or password"
+_TOKEN_RESPONSE = {"content": {"application/json": {"schema": TOKEN_JSON_SCHEMA}}, "description": "Token (JWT)."}
+
+
+def _token_response(token):
+    return jsonify(token)
+
+
+@blp.route("/token/generation", methods=["POST"])
+@operation(blp, 400, 401, 415, 500)
+@blp.arguments(TokenRequest)
+@blp.doc(responses={"200": _TOKEN_RESPONSE})
+def run_token_generation(data):
+    """Get a token for a username and password.
+
+    Wrong username and wrong password give the same 401; a disabled user gets no token.
+    """
+    config = current_app.config
+    with db.connection() as conn:
+        user = user_queries.find_user(conn, data["username"])
+    if user is None:
+        dummy_check(data["password"], config["BCRYPT_ROUNDS"])
+        raise ApiError(401, _BAD_CREDENTIALS)
+    if not check_password(data["password"], user["password_hash"]) or not user["enabled"]:
+        raise ApiError(401, _BAD_CREDENTIALS)
+    g.user = user
+    return _token_response(issue_token(config, user, data["ttl_seconds"]))
+
+
+def _token_from_body():
+    if request.mimetype != "application/json":
+        raise ApiError(415, "Content-Type must be application/json")
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "Invalid request: body: not a JSON document") from exc
+    if not isinstance(body, str):
+        raise ApiError(400, "Invalid request: body: must be a JSON string (the token)")
+    if not TOKEN_MIN <= len(body) <= TOKEN_MAX:
+        raise ApiError(400, f"Invalid request: body: length must be between {TOKEN_MIN} and {TOKEN_MAX}.")
+    return body
+
+
+@blp.route("/token/validation", methods=["POST"])
+@operation(blp, 400, 415, 500)
+@blp.response(200, TokenValidationResult)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": TOKEN_JSON_SCHEMA}}})
+def run_token_validation():
+    """Validate a token.
+
+    Expired, forged, revoked and malformed tokens are not an error: they are `valid: false`.
+    """
+    user = user_for_token(unquote_token(_token_from_body()))
+    if user is None:
+        return {"valid": False, "roles": []}
+    return {"valid": True, "roles": user["roles"]}
+
+
+@blp.route("/password", methods=["POST"])
+@login_required()
+@operation(blp, 400, 401, 403, 415, 500)
+@blp.arguments(PasswordChangeRequest)
+@blp.doc(responses={"200": _TOKEN_RESPONSE})
+def change_password(data):
+    """Change the password and get a new token.
+
+    Every token issued before the change stops being valid at once.
+    """
+    config = current_app.config
+    user = g.user
+    if not check_password(data["current_password"], user["password_hash"]):
+        raise ApiError(403, "current_password does not match the current password")
+    new_hash = hash_password(data["new_password"], config["BCRYPT_ROUNDS"])
+    try:
+        with db.transaction() as conn:
+            version = user_queries.change_password(conn, user, new_hash)
+    except user_queries.ConcurrentChange as exc:
+        raise ApiError(401, "The password was changed by another request; log in again") from exc
+    return _token_response(issue_token(config, {**user, "token_version": version}, 86400))

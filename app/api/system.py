@@ -1,0 +1,55 @@
+"""Health, version and the service's own documentation files."""
+
+from flask import Response, current_app
+from sqlalchemy import text
+
+from app import db, docs
+from app.api import operation
+from app.db import NotFound
+from app.extensions import Blueprint
+from app.version import API_MAJOR, API_MINOR, __version__
+from schemas.system import CheckResult, FileParameters, VersionResult
+
+blp = Blueprint("system", __name__, url_prefix="/account", description="System.")
+
+
+@blp.route("/system/check", methods=["GET"])
+@operation(blp, 500)
+@blp.response(200, CheckResult)
+def check():
+    """Check the service's health: 1.0 when its database answers, 0.0 when it does not."""
+    try:
+        with db.connection() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # any failure of the database means "not ready", never a crash
+        current_app.logger.warning("health check: database unreachable", exc_info=True)
+        return {"health": 0.0}
+    return {"health": 1.0}
+
+
+@blp.route("/system/version", methods=["GET"])
+@operation(blp, 500)
+@blp.response(200, VersionResult)
+def version():
+    """The API version (major, minor) and the build of this service."""
+    return {"major": API_MAJOR, "minor": API_MINOR, "build": __version__}
+
+
+@blp.route("/file/<string:filename>", methods=["GET"])
+@operation(blp, 400, 404, 500)
+@blp.arguments(FileParameters, location="path", as_kwargs=True)
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The documentation file.",
+            "content": {"text/html": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+)
+def file(filename):
+    """A documentation file of this service (file_en.html, file_ru.html, openapi.json...)."""
+    document = docs.render(filename)
+    if document is None:
+        raise NotFound(filename)
+    content, mimetype = document
+    return Response(content, mimetype=mimetype)

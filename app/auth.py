@@ -1,0 +1,62 @@
+"""Authentication of callers: one decorator per protected view."""
+
+import functools
+from copy import deepcopy
+
+from flask import current_app, g, request
+
+from app import db
+from app.db.users import find_user
+from app.errors import ApiError
+from app.security import InvalidToken, decode_token, unquote_token
+
+PROTECTED_ATTR = "_account_auth_roles"
+
+
+def user_for_token(raw_token):
+    """The enabled user a token belongs to, or None when the token is not valid now:
+    malformed, forged, expired, revoked (older token_version) or of a disabled user."""
+    try:
+        claims = decode_token(current_app.config, unquote_token(raw_token))
+    except InvalidToken:
+        return None
+    with db.connection() as conn:
+        user = find_user(conn, claims["sub"])
+    if user is None or not user["enabled"] or user["token_version"] != claims["ver"]:
+        return None
+    return user
+
+
+def bearer_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _unauthorized():
+    return ApiError(401, "Authentication required: a valid bearer token", {"WWW-Authenticate": "Bearer"})
+
+
+def login_required(roles=None):
+    """Require a valid bearer token; with roles, require one of them (403 otherwise)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            token = bearer_token()
+            user = user_for_token(token) if token else None
+            if user is None:
+                raise _unauthorized()
+            g.user = user
+            if roles and not set(roles) & set(user["roles"]):
+                raise ApiError(403, "This operation needs the role " + " or ".join(roles))
+            return view(*args, **kwargs)
+
+        setattr(wrapper, PROTECTED_ATTR, tuple(roles or ()))
+        wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))
+        wrapper._apidoc.setdefault("manual_doc", {})["security"] = [{"ApiKeyAuth": []}]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,127 @@
+"""Administration commands: `flask --app wsgi account ...`."""
+
+import re
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app import db
+from app.db import NotFound
+from app.db import quotas as quota_queries
+from app.db import users as user_queries
+from app.security import hash_password
+from schemas.common import PROCESS_TYPES, SERVICES, USER_ROLES
+from schemas.user import User
+
+account = AppGroup("account", help="Administer the Account service.")
+
+
+def _fail(message):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _validate_user_fields(username, company):
+    errors = User(only=("username", "company_key")).validate({"username": username, "company_key": company})
+    if errors:
+        _fail("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+    # Stored names are whole words, so they round-trip through every documented field.
+    for label, value in (("username", username), ("company", company)):
+        if not re.fullmatch(r"\w+", value):
+            _fail(f"{label}: only letters, digits and underscores")
+
+
+def _read_password(from_stdin):
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not 10 <= len(password) <= 256:
+        _fail("password: length must be between 10 and 256 characters")
+    return password
+
+
+@account.command("migrate")
+def migrate_command():
+    """Create or upgrade the database schema to the latest version."""
+    from app.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database schema is up to date")
+
+
+@account.command("create-user")
+@click.argument("username")
+@click.option("--company", required=True, help="Company key of the user.")
+@click.option("--role", "roles", multiple=True, type=click.Choice(USER_ROLES), help="Role (repeat for two).")
+@click.option("--timezone", type=click.IntRange(-12, 12), default=0, show_default=True, help="Base timezone.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def create_user_command(username, company, roles, timezone, password_stdin):
+    """Create a user (default role USER)."""
+    _validate_user_fields(username, company)
+    roles = list(dict.fromkeys(roles or ("USER",)))
+    if len(roles) > 2:
+        _fail("a user has at most two roles")
+    password = _read_password(password_stdin)
+    password_hash = hash_password(password, current_app.config["BCRYPT_ROUNDS"])
+    try:
+        with db.transaction() as conn:
+            user_queries.create_user(conn, username, company, password_hash, roles, timezone)
+    except user_queries.UserExists:
+        _fail(f"user {username!r} already exists")
+    click.echo(f"created user {username} ({', '.join(roles)}) in company {company}")
+
+
+@account.command("set-quota")
+@click.argument("username")
+@click.argument("service", type=click.Choice(SERVICES))
+@click.argument("process_type", type=click.Choice(PROCESS_TYPES))
+@click.option("--points-per-request", type=click.IntRange(0, 10**6), required=True)
+@click.option("--points-per-day", type=click.IntRange(0, 10**8), required=True)
+@click.option("--max-concurrent", type=click.IntRange(0, 1000), required=True)
+def set_quota_command(username, service, process_type, points_per_request, points_per_day, max_concurrent):
+    """Set (insert or replace) a user's quota for one service and process type."""
+    try:
+        with db.transaction() as conn:
+            user = user_queries.get_user_by_username(conn, username)
+            quota_queries.set_quota(
+                conn,
+                user["id"],
+                service,
+                process_type,
+                points_per_request=points_per_request,
+                points_per_day=points_per_day,
+                max_concurrent_execution=max_concurrent,
+            )
+    except NotFound:
+        _fail(f"no user {username!r}")
+    click.echo(f"quota set for {username}: {service} {process_type}")
+
+
+def _set_enabled(username, enabled):
+    try:
+        with db.transaction() as conn:
+            user_queries.set_enabled(conn, username, enabled)
+    except NotFound:
+        _fail(f"no user {username!r}")
+    click.echo(f"user {username} {'enabled' if enabled else 'disabled'}")
+
+
+@account.command("disable-user")
+@click.argument("username")
+def disable_user_command(username):
+    """Disable a user: no new token, and every token issued so far stops working."""
+    _set_enabled(username, False)
+
+
+@account.command("enable-user")
+@click.argument("username")
+def enable_user_command(username):
+    """Enable a disabled user again (their old tokens stay revoked)."""
+    _set_enabled(username, True)
+
+
+def register(app):
+    app.cli.add_command(account)

@@ -1,0 +1,97 @@
+"""Queries on users."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+
+from app.db import NotFound
+from app.db.tables import users
+
+# Columns a caller may change on their own profile.
+EDITABLE_FIELDS = ("specification", "email", "phone", "attributes")
+
+
+class UserExists(ValueError):
+    pass
+
+
+class ConcurrentChange(RuntimeError):
+    """Another request changed the same user first."""
+
+
+def utcnow():
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _row(row):
+    if row is None:
+        return None
+    user = dict(row._mapping)
+    for name in ("creation_date", "edit_date"):
+        if user.get(name) is not None:
+            user[name] = user[name].replace(tzinfo=UTC)
+    return user
+
+
+def get_user_by_username(conn, username):
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise NotFound("user")
+    return _row(row)
+
+
+def find_user(conn, username):
+    """The user or None: for login, where a missing user is not an error of its own."""
+    return _row(conn.execute(select(users).where(users.c.username == username)).first())
+
+
+def create_user(conn, username, company_key, password_hash, roles, timezone=0):
+    if find_user(conn, username) is not None:
+        raise UserExists(username)
+    now = utcnow()
+    conn.execute(
+        insert(users).values(
+            username=username,
+            company_key=company_key,
+            password_hash=password_hash,
+            enabled=True,
+            roles=list(roles),
+            timezone=timezone,
+            attributes=[],
+            token_version=0,
+            creation_date=now,
+            edit_date=now,
+        )
+    )
+    return get_user_by_username(conn, username)
+
+
+def update_profile(conn, user_id, changes):
+    """Apply the present fields of an InfoChangeRequest; None clears a field."""
+    values = {name: changes[name] for name in EDITABLE_FIELDS if name in changes}
+    if "attributes" in values and values["attributes"] is None:
+        values["attributes"] = []
+    values["edit_date"] = utcnow()
+    conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+def change_password(conn, user, password_hash):
+    """Compare-and-set on token_version: of two concurrent changes exactly one wins, and
+    every token issued before it (both callers' included) stops validating."""
+    result = conn.execute(
+        update(users)
+        .where(users.c.id == user["id"], users.c.token_version == user["token_version"])
+        .values(password_hash=password_hash, token_version=users.c.token_version + 1, edit_date=utcnow())
+    )
+    if result.rowcount != 1:
+        raise ConcurrentChange(user["username"])
+    return user["token_version"] + 1
+
+
+def set_enabled(conn, username, enabled):
+    """Enable or disable; disabling revokes every token issued so far."""
+    user = get_user_by_username(conn, username)
+    values = {"enabled": enabled, "edit_date": utcnow()}
+    if not enabled:
+        values["token_version"] = users.c.token_version + 1
+    conn.execute(update(users).where(users.c.id == user["id"]).values(**values))

@@ -1,0 +1,97 @@
+"""Password hashing and JWT signing/verification."""
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+
+import bcrypt
+import jwt
+
+# Header keys a token may carry; anything else (kid, jku, x5u, jwk, crit...) is refused.
+_ALLOWED_HEADER_KEYS = {"alg", "typ"}
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "ver"]
+
+
+def _prehash(password):
+    """bcrypt reads only 72 bytes: hash the whole UTF-8 password first, so up to 256
+    characters of any script count in full. Base64 keeps NUL bytes out of bcrypt's input."""
+    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+
+
+def hash_password(password, rounds):
+    return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def check_password(password, hashed):
+    return bcrypt.checkpw(_prehash(password), hashed.encode("ascii"))
+
+
+_dummy_hashes = {}
+
+
+def dummy_check(password, rounds):
+    """Spend the time a real check would, for a user who does not exist."""
+    if rounds not in _dummy_hashes:
+        _dummy_hashes[rounds] = hash_password(uuid.uuid4().hex, rounds)
+    check_password(password, _dummy_hashes[rounds])
+
+
+def unquote_token(raw):
+    """The reference client hands a token back exactly as it received it: a JSON string,
+    quotes included. Accept the bare JWT and the quoted one as the same token."""
+    token = (raw or "").strip()
+    if len(token) >= 2 and token[0] == '"' and token[-1] == '"':
+        try:
+            inner = json.loads(token)
+        except ValueError:
+            return token
+        if isinstance(inner, str):
+            token = inner.strip()
+    return token
+
+
+def issue_token(config, user, ttl_seconds, now=None):
+    now = int(now if now is not None else time.time())
+    claims = {
+        "iss": config["JWT_ISSUER"],
+        "aud": config["JWT_AUDIENCE"],
+        "sub": user["username"],
+        "iat": now,
+        "nbf": now,
+        "exp": now + int(ttl_seconds),
+        "jti": str(uuid.uuid4()),
+        "ver": int(user["token_version"]),
+    }
+    return jwt.encode(claims, config["JWT_SECRET"], algorithm=config["JWT_ALGORITHM"], headers={"typ": "JWT"})
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired or otherwise unusable."""
+
+
+def decode_token(config, token):
+    """Verified claims of a token, or InvalidToken. Only the configured algorithm is accepted."""
+    if not token or len(token) > 4096 or token.count(".") != 2:
+        raise InvalidToken("malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+        if set(header) - _ALLOWED_HEADER_KEYS or header.get("alg") != config["JWT_ALGORITHM"]:
+            raise InvalidToken("header")
+        claims = jwt.decode(
+            token,
+            config["JWT_SECRET"],
+            algorithms=[config["JWT_ALGORITHM"]],
+            audience=config["JWT_AUDIENCE"],
+            issuer=config["JWT_ISSUER"],
+            leeway=int(config["JWT_LEEWAY"]),
+            options={"require": _REQUIRED_CLAIMS, "strict_aud": True},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise InvalidToken(type(exc).__name__) from exc
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("ver"), int):
+        raise InvalidToken("claims")
+    if claims["iss"] != config["JWT_ISSUER"]:  # exact match: a prefix or substring is not ours
+        raise InvalidToken("issuer")
+    return claims

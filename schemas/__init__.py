@@ -1,0 +1,1 @@
+"""Marshmallow schemas, one per documented payload, named as the API document names them."""

@@ -1,0 +1,160 @@
+"""Fixtures: the app on each database, a client, a CLI runner and small factories.
+
+The suite runs on SQLite always, and on PostgreSQL when CI=true (the CI server at
+postgresql://postgres@127.0.0.1:5432/test; unreachable is a failure, not a skip) or when
+ACCOUNT_TEST_DATABASE_URL names a PostgreSQL database.
+"""
+
+import os
+
+import pytest
+from sqlalchemy import create_engine, delete, inspect, text
+
+from app import create_app
+from app.config import normalize_database_url
+from app.db import transaction
+from app.db import users as user_queries
+from app.db.tables import metadata
+from app.migrate import upgrade
+from app.security import hash_password
+
+CI_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+PASSWORD = "long_strong_password"
+
+
+def postgres_url():
+    url = os.environ.get("ACCOUNT_TEST_DATABASE_URL")
+    if not url and os.environ.get("CI", "").lower() == "true":
+        url = CI_DATABASE_URL
+    return url
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if postgres_url() else [])
+
+
+def _reset_postgres(url):
+    engine = create_engine(normalize_database_url(url))
+    try:
+        with engine.begin() as conn:
+            for table in inspect(conn).get_table_names():
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    except Exception as exc:  # a CI run must fail loudly when its database is missing
+        pytest.fail(f"PostgreSQL test database {url} is unreachable: {exc}", pytrace=False)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'account.db'}"
+    else:
+        url = postgres_url()
+        _reset_postgres(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def backend(database_url):
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture
+def app_config(database_url):
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+        "BCRYPT_ROUNDS": 4,
+        "ENV_ID": "test_env",
+        "POD_ID": "test_pod",
+    }
+
+
+@pytest.fixture
+def app(app_config, tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("ACCOUNT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(app_config)
+    engine = app.extensions["account_db"]
+    yield app
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(delete(table))
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    """Read what the database holds: db(sql, **params) -> list of row mappings."""
+
+    def query(sql, **params):
+        with app.extensions["account_db"].connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+
+    return query
+
+
+@pytest.fixture
+def make_user(app):
+    def factory(username="alice", company="acme", password=PASSWORD, roles=("USER",), timezone=0, enabled=True):
+        with app.app_context(), transaction() as conn:
+            user = user_queries.create_user(
+                conn, username, company, hash_password(password, app.config["BCRYPT_ROUNDS"]), roles, timezone
+            )
+        if not enabled:
+            with app.app_context(), transaction() as conn:
+                user_queries.set_enabled(conn, username, False)
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login(client):
+    """login(username, password) -> the token string (without its JSON quotes)."""
+
+    def do_login(username="alice", password=PASSWORD, **extra):
+        response = client.post("/account/token/generation", json={"username": username, "password": password, **extra})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    return do_login
+
+
+@pytest.fixture
+def auth(make_user, login):
+    """A user and the Authorization header of a fresh token of theirs."""
+
+    def factory(username="alice", **kwargs):
+        make_user(username=username, **kwargs)
+        return {"Authorization": f"Bearer {login(username)}"}
+
+    return factory
+
+
+def assert_tracedata(body, operation, username="anonymous", company="anonymous"):
+    tracedata = body["detail"]["tracedata"] if "detail" in body else body["tracedata"]
+    assert tracedata["service"] == "ACCOUNT"
+    assert tracedata["operation"] == operation
+    assert tracedata["username"] == username
+    assert tracedata["company"] == company
+    assert tracedata["env"] == "test_env"
+    assert tracedata["pod"] == "test_pod"
+    assert len(tracedata["request_code"]) == 36
+    assert tracedata["time"].endswith("+00:00")
+    return tracedata
