@@ -152,9 +152,7 @@ def render_html(spec, lang):
         required = set(schema.get("required", []))
         for field, prop in schema.get("properties", {}).items():
             flag = t["yes"] if field in required else t["no"]
-            out.append(
-                f"<tr><td>{escape(field)}</td><td>{escape(_type(prop))}</td><td>{escape(flag)}</td></tr>"
-            )
+            out.append(f"<tr><td>{escape(field)}</td><td>{escape(_type(prop))}</td><td>{escape(flag)}</td></tr>")
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)

@@ -24,6 +24,4 @@ class VersionResult(Schema):
 
 
 class FileParameters(Schema):
-    filename = fields.String(
-        required=True, validate=validate.Length(6, 128), metadata={"example": "file_en.html"}
-    )
+    filename = fields.String(required=True, validate=validate.Length(6, 128), metadata={"example": "file_en.html"})

@@ -62,9 +62,7 @@ class User(Schema):
     enabled = fields.Boolean(dump_default=True, metadata={"description": "User status."})
     roles = roles_field(required=True)
     timezone = integer(-12, 12, dump_default=0, metadata={"example": 3, "description": "Timezone."})
-    edit_date = fields.AwareDateTime(
-        allow_none=True, metadata={"description": "Last edit date and time (ISO 8601)."}
-    )
+    edit_date = fields.AwareDateTime(allow_none=True, metadata={"description": "Last edit date and time (ISO 8601)."})
     creation_date = fields.AwareDateTime(
         allow_none=True, metadata={"description": "Creation date and time (ISO 8601)."}
     )

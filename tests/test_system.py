@@ -2,7 +2,6 @@ import pytest
 from sqlalchemy import create_engine
 
 from app.version import __version__
-from tests.conftest import assert_tracedata
 
 
 def test_check_reports_healthy_database(client):

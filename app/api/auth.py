@@ -11,7 +11,14 @@ from app.db import users as user_queries
 from app.errors import ApiError
 from app.extensions import Blueprint
 from app.security import check_password, dummy_check, hash_password, issue_token, unquote_token
-from schemas.auth import TOKEN_JSON_SCHEMA, TOKEN_MAX, TOKEN_MIN, PasswordChangeRequest, TokenRequest, TokenValidationResult
+from schemas.auth import (
+    TOKEN_JSON_SCHEMA,
+    TOKEN_MAX,
+    TOKEN_MIN,
+    PasswordChangeRequest,
+    TokenRequest,
+    TokenValidationResult,
+)
 
 blp = Blueprint("auth", __name__, url_prefix="/account", description="Tokens and passwords.")
 
