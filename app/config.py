@@ -28,12 +28,14 @@ DEFAULTS = {
     "BCRYPT_ROUNDS": 12,
     # Largest request body accepted, in bytes.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Largest raw process file accepted by PUT /account/data, in bytes.
+    "DATA_MAX_CONTENT_LENGTH": 256 * 1024 * 1024,
     # Seconds a database connection attempt may take before the request fails.
     "DB_CONNECT_TIMEOUT": 3,
 }
 
 # Settings whose environment value is parsed as an integer.
-_INTEGERS = {"JWT_LEEWAY", "BCRYPT_ROUNDS", "MAX_CONTENT_LENGTH", "DB_CONNECT_TIMEOUT"}
+_INTEGERS = {"JWT_LEEWAY", "BCRYPT_ROUNDS", "MAX_CONTENT_LENGTH", "DATA_MAX_CONTENT_LENGTH", "DB_CONNECT_TIMEOUT"}
 
 # Secrets that must never sign tokens: placeholders from docs and examples.
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "jwt-secret", "your-secret-key", "test"}

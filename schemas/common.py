@@ -1,5 +1,7 @@
 """Enums and field building blocks shared by the documented payloads (API 7.9)."""
 
+import re
+
 from marshmallow import ValidationError, fields, validate
 
 USER_ROLES = ("ADMIN", "PARTNER", "USER", "BOT")
@@ -70,3 +72,17 @@ def roles_field(**kwargs):
 
 def integer(minimum, maximum, **kwargs):
     return fields.Integer(strict=True, validate=validate.Range(minimum, maximum), **kwargs)
+
+
+class QueryInteger(fields.Integer):
+    """An integer from a query string: plain ASCII digits only. Python's int() would also
+    take "1_000", " 5 " and non-ASCII digits, which no client means."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,12}", value):
+            raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def query_integer(minimum, maximum, **kwargs):
+    return QueryInteger(validate=validate.Range(minimum, maximum), **kwargs)

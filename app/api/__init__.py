@@ -20,6 +20,6 @@ def operation(blp, *error_codes):
 
 
 def blueprints():
-    from app.api import auth, info, quota, system
+    from app.api import audit, auth, data, info, processes, quota, statistics, system
 
-    return [auth.blp, info.blp, quota.blp, system.blp]
+    return [auth.blp, info.blp, statistics.blp, audit.blp, data.blp, quota.blp, system.blp, processes.blp]

@@ -5,6 +5,7 @@ import json
 from flask import current_app, g, jsonify, request
 
 from app import db
+from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required, user_for_token
 from app.db import users as user_queries
@@ -48,6 +49,8 @@ def run_token_generation(data):
     if not check_password(data["password"], user["password_hash"]) or not user["enabled"]:
         raise ApiError(401, _BAD_CREDENTIALS)
     g.user = user
+    with db.transaction() as conn:
+        record_own_action(conn, user, "run_token_generation")
     return _token_response(issue_token(config, user, data["ttl_seconds"]))
 
 
@@ -98,6 +101,7 @@ def change_password(data):
     try:
         with db.transaction() as conn:
             version = user_queries.change_password(conn, user, new_hash)
+            record_own_action(conn, user, "change_password")
     except user_queries.ConcurrentChange as exc:
         raise ApiError(401, "The password was changed by another request; log in again") from exc
     return _token_response(issue_token(config, {**user, "token_version": version}, 86400))

@@ -3,6 +3,7 @@
 from flask import g
 
 from app import db
+from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required
 from app.db import users as user_queries
@@ -33,5 +34,6 @@ def update_info(changes):
     """
     with db.transaction() as conn:
         user_queries.update_profile(conn, g.user["id"], changes)
+        record_own_action(conn, g.user, "update_info")
         g.user = user_queries.get_user_by_username(conn, g.user["username"])
     return g.user

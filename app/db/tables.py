@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -49,4 +50,62 @@ quotas = Table(
     Column("points_per_day", BigInteger, nullable=False),
     Column("max_concurrent_execution", Integer, nullable=False),
     UniqueConstraint("user_id", "service", "process_type", name="uq_quotas_user_service_type"),
+)
+
+# One row per calculation process. Times are microseconds since the epoch (UTC): day
+# boundaries in any whole-hour timezone are then integer arithmetic on both databases.
+processes = Table(
+    "processes",
+    metadata,
+    Column("process_code", String(36), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("username", String(256), nullable=False),
+    Column("company", String(256), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("process_type", String(32), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("result_version", Integer, nullable=False),
+    Column("preparing_time", String(16), nullable=False),
+    Column("business_validation_time", String(16), nullable=False),
+    Column("math_validation_time", String(16), nullable=False),
+    Column("waiting_time", String(16), nullable=False),
+    Column("calculation_time", String(16), nullable=False),
+    Column("request_points_count", BigInteger),
+    Column("result_elements_count", BigInteger),
+    Column("input_file_exists", Boolean, nullable=False, default=False),
+    Column("output_file_exists", Boolean, nullable=False, default=False),
+)
+
+process_requests = Table(
+    "process_requests",
+    metadata,
+    Column("process_code", String(36), ForeignKey("processes.process_code", ondelete="CASCADE"), primary_key=True),
+    Column("request_code", String(36), primary_key=True),
+    Column("username", String(256), nullable=False),
+    Column("company", String(256), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("operation", String(256), nullable=False),
+    Column("env", String(256), nullable=False),
+    Column("pod", String(256), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+)
+
+# The distinct point keys of a process, for unique-point counting per day.
+process_points = Table(
+    "process_points",
+    metadata,
+    Column("process_code", String(36), ForeignKey("processes.process_code", ondelete="CASCADE"), primary_key=True),
+    Column("point_key", String(256), primary_key=True),
+)
+
+# Raw input/output files, stored in chunks so neither upload nor download holds a whole
+# file in memory, and a file is written in the same transaction as its process flag.
+process_file_chunks = Table(
+    "process_file_chunks",
+    metadata,
+    Column("process_code", String(36), ForeignKey("processes.process_code", ondelete="CASCADE"), primary_key=True),
+    Column("flow_type", String(8), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )

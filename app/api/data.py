@@ -1,0 +1,88 @@
+"""Raw input and output files of processes."""
+
+from flask import Response, current_app, g, request, stream_with_context
+
+from app import db
+from app.actions import record_own_action
+from app.api import operation
+from app.api.processes import PRODUCER_ROLES
+from app.auth import login_required
+from app.db import NotFound
+from app.db import processes as process_queries
+from app.errors import ApiError
+from app.extensions import Blueprint
+from schemas.processes import DataQuery, ProcessCodePath
+
+blp = Blueprint("data", __name__, url_prefix="/account", description="Process data.")
+
+CHUNK = 1024 * 1024
+BINARY = {"type": "string", "format": "binary"}
+
+
+@blp.route("/data/<process_code>", methods=["GET"])
+@login_required()
+@operation(blp, 400, 401, 404, 500)
+@blp.arguments(ProcessCodePath, location="path", as_kwargs=True)
+@blp.arguments(DataQuery, location="query")
+@blp.doc(
+    responses={
+        "200": {"description": "The file (octet-stream).", "content": {"application/octet-stream": {"schema": BINARY}}}
+    }
+)
+def read_data(query, process_code):
+    """The stored input or output file of one of the caller's processes.
+
+    Another user's process, an unknown code and a missing file are the same General404.
+    """
+    code, flow = str(process_code), query["data_flow_type"]
+    with db.transaction() as conn:
+        process_queries.get_process(conn, g.user["id"], code)
+        chunks = process_queries.file_chunk_count(conn, code, flow)
+        if not chunks:
+            raise NotFound(code)
+        record_own_action(conn, g.user, "read_data")
+
+    def stream():
+        for seq in range(chunks):
+            with db.connection() as conn:
+                yield process_queries.read_file_chunk(conn, code, flow, seq)
+
+    return Response(
+        stream_with_context(stream()),
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{code}_{flow.lower()}_raw.bin"'},
+    )
+
+
+def _body_chunks(limit):
+    total = 0
+    while True:
+        chunk = request.stream.read(CHUNK)
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > limit:
+            raise ApiError(413, f"The file is larger than the limit of {limit} bytes")
+        yield chunk
+
+
+@blp.route("/data/<process_code>", methods=["PUT"])
+@login_required(roles=PRODUCER_ROLES)
+@operation(blp, 400, 401, 403, 404, 413, 500)
+@blp.arguments(ProcessCodePath, location="path", as_kwargs=True)
+@blp.arguments(DataQuery, location="query")
+@blp.doc(requestBody={"required": True, "content": {"application/octet-stream": {"schema": BINARY}}})
+@blp.response(204)
+def write_data(query, process_code):
+    """Store the raw input or output file of a process (for BOT and ADMIN tokens; an
+    extension of the API). Streamed to the database in chunks; the size limit is
+    DATA_MAX_CONTENT_LENGTH, with a 413 past it."""
+    limit = current_app.config["DATA_MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"The file is larger than the limit of {limit} bytes")
+    request.max_content_length = limit
+    code = str(process_code)
+    company = None if "ADMIN" in g.user["roles"] else g.user["company_key"]
+    with db.transaction() as conn:
+        process_queries.get_process_for_company(conn, code, company)
+        process_queries.write_file(conn, code, query["data_flow_type"], _body_chunks(limit))

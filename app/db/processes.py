@@ -1,0 +1,281 @@
+"""Queries on processes: idempotent ingestion, statistics, audit and raw files."""
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import BigInteger, and_, delete, distinct, exists, func, literal_column, select, update
+
+from app.db import NotFound
+from app.db.tables import process_file_chunks, process_points, process_requests, processes, users
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+EPOCH = date(1970, 1, 1)
+
+# Columns a re-sent record updates; owner and identity never change.
+_UPDATABLE = (
+    "service",
+    "process_type",
+    "time_us",
+    "status",
+    "result_version",
+    "preparing_time",
+    "business_validation_time",
+    "math_validation_time",
+    "waiting_time",
+    "calculation_time",
+    "request_points_count",
+    "result_elements_count",
+)
+_REQUEST_UPDATABLE = ("username", "company", "service", "operation", "env", "pod", "time_us")
+
+# The audit's sort fields, whitelisted: the only names that ever reach ORDER BY.
+SORT_COLUMNS = {
+    "time": processes.c.time_us,
+    "process_code": processes.c.process_code,
+    "process_type": processes.c.process_type,
+    "service": processes.c.service,
+    "username": processes.c.username,
+    "company": processes.c.company,
+    "status": processes.c.status,
+}
+
+
+class BatchError(ValueError):
+    """A record of a batch cannot be stored; nothing of the batch is."""
+
+    def __init__(self, index, field, problem):
+        super().__init__(f"processes.{index}.{field}: {problem}")
+        self.index, self.field, self.problem = index, field, problem
+
+
+def _insert(conn, table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def day_number(day):
+    return (day - EPOCH).days
+
+
+def day_from_number(number):
+    return EPOCH + timedelta(days=int(number))
+
+
+def owners(conn, usernames):
+    """{username: (user_id, company_key)} of the users that exist."""
+    rows = conn.execute(
+        select(users.c.username, users.c.id, users.c.company_key).where(users.c.username.in_(sorted(usernames)))
+    )
+    return {row.username: (row.id, row.company_key) for row in rows}
+
+
+def existing_owners(conn, codes):
+    """{process_code: user_id} of the codes already stored."""
+    found = {}
+    codes = sorted(codes)
+    for start in range(0, len(codes), 500):
+        rows = conn.execute(
+            select(processes.c.process_code, processes.c.user_id).where(
+                processes.c.process_code.in_(codes[start : start + 500])
+            )
+        )
+        found.update({row.process_code: row.user_id for row in rows})
+    return found
+
+
+def upsert_processes(conn, records):
+    """Store records idempotently: a known process_code is updated, requests merge by
+    request_code, point keys by value. Rows are written in process_code order so that
+    concurrent overlapping batches lock in the same order and cannot deadlock."""
+    records = sorted(records, key=lambda record: record["process_code"])
+    if not records:
+        return
+    stmt = _insert(conn, processes)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["process_code"],
+            set_={name: stmt.excluded[name] for name in _UPDATABLE},
+            where=processes.c.user_id == stmt.excluded.user_id,
+        ),
+        [{k: v for k, v in record.items() if k not in ("requests", "point_keys")} for record in records],
+    )
+    requests = sorted(
+        (request for record in records for request in record["requests"]),
+        key=lambda request: (request["process_code"], request["request_code"]),
+    )
+    if requests:
+        stmt = _insert(conn, process_requests)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["process_code", "request_code"],
+                set_={name: stmt.excluded[name] for name in _REQUEST_UPDATABLE},
+            ),
+            requests,
+        )
+    points = sorted(
+        {(record["process_code"], key) for record in records for key in record["point_keys"]},
+    )
+    for start in range(0, len(points), 5000):
+        chunk = points[start : start + 5000]
+        conn.execute(
+            _insert(conn, process_points).on_conflict_do_nothing(),
+            [{"process_code": code, "point_key": key} for code, key in chunk],
+        )
+
+
+def _period_filters(user_id, start_us, end_us, service=None, process_type=None):
+    filters = [processes.c.user_id == user_id, processes.c.time_us >= start_us, processes.c.time_us < end_us]
+    if service:
+        filters.append(processes.c.service == service)
+    if process_type:
+        filters.append(processes.c.process_type == process_type)
+    return filters
+
+
+def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None, process_type=None):
+    """Rows (day, service, process_type, unique_points, points, elements, processes) for the
+    user's local days first_day..last_day (inclusive), computed by the database."""
+    offset = tz_hours * HOUR_US
+    start_us = day_number(first_day) * DAY_US - offset
+    end_us = (day_number(last_day) + 1) * DAY_US - offset
+    filters = _period_filters(user_id, start_us, end_us, service, process_type)
+    # Inline integer literals (ours, never the caller's text): PostgreSQL must see the same
+    # expression in SELECT and GROUP BY, which two bound parameters would not be.
+    day = (
+        (processes.c.time_us + literal_column(str(int(offset)), BigInteger)) // literal_column(str(DAY_US), BigInteger)
+    ).label("day")
+    keys = (day, processes.c.service, processes.c.process_type)
+    totals = conn.execute(
+        select(
+            *keys,
+            func.count().label("processes"),
+            func.coalesce(func.sum(processes.c.request_points_count), 0).label("points"),
+            func.coalesce(func.sum(processes.c.result_elements_count), 0).label("elements"),
+        )
+        .where(*filters)
+        .group_by(*keys)
+    ).all()
+    uniques = conn.execute(
+        select(*keys, func.count(distinct(process_points.c.point_key)).label("unique_points"))
+        .select_from(processes.join(process_points, process_points.c.process_code == processes.c.process_code))
+        .where(*filters)
+        .group_by(*keys)
+    ).all()
+    unique_by_key = {(row.day, row.service, row.process_type): row.unique_points for row in uniques}
+    rows = [
+        (
+            day_from_number(row.day),
+            row.service,
+            row.process_type,
+            int(unique_by_key.get((row.day, row.service, row.process_type), 0)),
+            int(row.points),
+            int(row.elements),
+            int(row.processes),
+        )
+        for row in totals
+    ]
+    rows.sort(key=lambda row: (row[0], row[1], row[2]))
+    return rows
+
+
+def audit(conn, user_id, start_us, end_us, filters, sort_field, descending, offset, limit):
+    """(overall_total, filter_total, page of actions with their requests)."""
+    where = _period_filters(user_id, start_us, end_us + 1, filters.get("service"), filters.get("process_type"))
+    if filters.get("status"):
+        where.append(processes.c.status == filters["status"])
+    if filters.get("operation"):
+        where.append(
+            exists().where(
+                and_(
+                    process_requests.c.process_code == processes.c.process_code,
+                    process_requests.c.operation == filters["operation"],
+                )
+            )
+        )
+    overall = conn.execute(select(func.count()).where(processes.c.user_id == user_id)).scalar_one()
+    filtered = conn.execute(select(func.count()).select_from(processes).where(*where)).scalar_one()
+    column = SORT_COLUMNS[sort_field]
+    order = [column.desc() if descending else column.asc()]
+    if sort_field != "process_code":
+        order.append(processes.c.process_code.desc() if descending else processes.c.process_code.asc())
+    page = [
+        dict(row._mapping)
+        for row in conn.execute(select(processes).where(*where).order_by(*order).offset(offset).limit(limit))
+    ]
+    by_code = {row["process_code"]: row for row in page}
+    for row in page:
+        row["requests"] = []
+    codes = list(by_code)
+    for start in range(0, len(codes), 500):
+        rows = conn.execute(
+            select(process_requests)
+            .where(process_requests.c.process_code.in_(codes[start : start + 500]))
+            .order_by(process_requests.c.time_us, process_requests.c.request_code)
+        )
+        for request in rows:
+            by_code[request.process_code]["requests"].append(dict(request._mapping))
+    return overall, filtered, page
+
+
+def get_process(conn, user_id, process_code):
+    row = conn.execute(
+        select(processes).where(processes.c.process_code == process_code, processes.c.user_id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound(process_code)
+    return dict(row._mapping)
+
+
+def get_process_for_company(conn, process_code, company=None):
+    """The process, if it exists and (when company is given) belongs to that company."""
+    query = select(processes).where(processes.c.process_code == process_code)
+    if company is not None:
+        query = query.where(processes.c.company == company)
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(process_code)
+    return dict(row._mapping)
+
+
+def _flag(flow_type):
+    return {"INPUT": "input_file_exists", "OUTPUT": "output_file_exists"}[flow_type]
+
+
+def write_file(conn, process_code, flow_type, chunks):
+    """Replace the file of one flow with the chunks given (an iterable of bytes)."""
+    key = (process_file_chunks.c.process_code == process_code, process_file_chunks.c.flow_type == flow_type)
+    conn.execute(delete(process_file_chunks).where(*key))
+    size = 0
+    for seq, chunk in enumerate(chunks):
+        size += len(chunk)
+        conn.execute(
+            process_file_chunks.insert().values(process_code=process_code, flow_type=flow_type, seq=seq, data=chunk)
+        )
+    conn.execute(update(processes).where(processes.c.process_code == process_code).values({_flag(flow_type): True}))
+    return size
+
+
+def file_chunk_count(conn, process_code, flow_type):
+    return conn.execute(
+        select(func.count()).where(
+            process_file_chunks.c.process_code == process_code, process_file_chunks.c.flow_type == flow_type
+        )
+    ).scalar_one()
+
+
+def read_file_chunk(conn, process_code, flow_type, seq):
+    return conn.execute(
+        select(process_file_chunks.c.data).where(
+            process_file_chunks.c.process_code == process_code,
+            process_file_chunks.c.flow_type == flow_type,
+            process_file_chunks.c.seq == seq,
+        )
+    ).scalar_one()
+
+
+def new_code():
+    return str(uuid.uuid4())
