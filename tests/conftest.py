@@ -6,6 +6,8 @@ ACCOUNT_TEST_DATABASE_URL names a PostgreSQL database.
 """
 
 import os
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, delete, inspect, text
@@ -158,3 +160,100 @@ def assert_tracedata(body, operation, username="anonymous", company="anonymous")
     assert len(tracedata["request_code"]) == 36
     assert tracedata["time"].endswith("+00:00")
     return tracedata
+
+
+class FixedClock:
+    """The service's clock, set by the test: clock.now = datetime(..., tzinfo=UTC)."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(app):
+    fixed = FixedClock(datetime(2026, 11, 15, 12, 0, tzinfo=UTC))
+    app.config["CLOCK"] = fixed
+    return fixed
+
+
+def process_record(
+    username="alice",
+    company="acme",
+    service="UNIVERSAL",
+    process_type="PLAN",
+    time="2026-11-10T10:00:00+00:00",
+    points=10,
+    elements=5,
+    status="FINISHED_IN_TIME",
+    point_keys=(),
+    operation="run_plan_calculation",
+    process_code=None,
+    requests=1,
+):
+    """A valid producer record (AuditAction fields plus point_keys)."""
+    code = process_code or str(uuid.uuid4())
+    return {
+        "process_code": code,
+        "process_type": process_type,
+        "username": username,
+        "company": company,
+        "service": service,
+        "time": time,
+        "requests": [
+            {
+                "process_code": code,
+                "request_code": str(uuid.uuid4()),
+                "username": username,
+                "company": company,
+                "service": service,
+                "operation": operation,
+                "env": "edge7",
+                "pod": "pod-1",
+                "time": time,
+            }
+            for _ in range(requests)
+        ],
+        "statistics": {
+            "request_points_count": points,
+            "result_elements_count": elements,
+            "calculation_info": {
+                "status": status,
+                "result_version": 1,
+                "preparing_time": "PT1S",
+                "business_validation_time": "PT2S",
+                "math_validation_time": "PT3S",
+                "waiting_time": "PT4S",
+                "calculation_time": "PT1H45M",
+            },
+        },
+        "point_keys": list(point_keys),
+    }
+
+
+@pytest.fixture
+def producer(make_user, login):
+    """Headers of a BOT of company acme (created on first use)."""
+    made = {}
+
+    def headers(username="producer_bot", company="acme", roles=("BOT",)):
+        if username not in made:
+            make_user(username=username, company=company, roles=roles)
+            made[username] = {"Authorization": f"Bearer {login(username)}"}
+        return made[username]
+
+    return headers
+
+
+@pytest.fixture
+def ingest(client, producer):
+    """ingest(record, ...) posts the records through the producer API and asserts success."""
+
+    def post(*records, headers=None):
+        response = client.post("/account/processes", json={"processes": list(records)}, headers=headers or producer())
+        assert response.status_code == 200, response.get_json()
+        return response
+
+    return post
