@@ -123,5 +123,18 @@ def enable_user_command(username):
     _set_enabled(username, True)
 
 
+@account.command("load-demo")
+def load_demo_command():
+    """Create (or refresh) a demo company with users, quotas and ~90 days of usage."""
+    from app.demo import COMPANY, PASSWORD, USERS, load_demo
+
+    users, processes, files = load_demo()
+    click.echo(
+        f"demo company {COMPANY}: {users} users ({', '.join(name for name, _, _ in USERS)}), "
+        f"{processes} processes, {files} with input/output files"
+    )
+    click.echo(f"log in as demo_user with the password {PASSWORD}")
+
+
 def register(app):
     app.cli.add_command(account)

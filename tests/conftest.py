@@ -7,10 +7,12 @@ ACCOUNT_TEST_DATABASE_URL names a PostgreSQL database.
 
 import os
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, delete, inspect, text
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.config import normalize_database_url
@@ -35,27 +37,37 @@ def postgres_url():
 BACKENDS = ["sqlite"] + (["postgresql"] if postgres_url() else [])
 
 
-def _reset_postgres(url):
-    engine = create_engine(normalize_database_url(url))
+@contextmanager
+def _private_postgres_database(url):
+    """A fresh database beside the given one, dropped at the end: concurrent runs on one
+    server (developers, CI) never see each other's tables."""
+    base = make_url(normalize_database_url(url))
+    name = f"{base.database}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as conn:
-            for table in inspect(conn).get_table_names():
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # a CI run must fail loudly when its database is missing
-        pytest.fail(f"PostgreSQL test database {url} is unreachable: {exc}", pytrace=False)
+        admin.dispose()
+        pytest.fail(f"PostgreSQL test server at {url} is unreachable: {exc}", pytrace=False)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'account.db'}"
-    else:
-        url = postgres_url()
-        _reset_postgres(url)
-    upgrade(url)
-    return url
+        upgrade(url)
+        yield url
+        return
+    with _private_postgres_database(postgres_url()) as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture
