@@ -6,6 +6,7 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import db
 from app.db import NotFound
@@ -15,7 +16,19 @@ from app.security import hash_password
 from schemas.common import PROCESS_TYPES, SERVICES, USER_ROLES
 from schemas.user import User
 
-account = AppGroup("account", help="Administer the Account service.")
+
+class AccountGroup(AppGroup):
+    """Database failures become one clear line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            _fail(f"database error: {reason} (is the schema migrated? run: flask --app wsgi account migrate)")
+
+
+account = AccountGroup("account", help="Administer the Account service.")
 
 
 def _fail(message):
