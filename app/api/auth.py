@@ -2,7 +2,7 @@
 
 import json
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, request
 
 from app import db
 from app.actions import record_own_action
@@ -28,7 +28,9 @@ _TOKEN_RESPONSE = {"content": {"application/json": {"schema": TOKEN_JSON_SCHEMA}
 
 
 def _token_response(token):
-    return jsonify(token)
+    # Exactly the JSON string, no trailing newline (jsonify adds one): the reference client
+    # returns the body verbatim and sends it back as `Bearer <body>`, where a newline is illegal.
+    return current_app.response_class(json.dumps(token), mimetype="application/json")
 
 
 @blp.route("/token/generation", methods=["POST"])

@@ -128,11 +128,12 @@ def upsert_processes(conn, records):
             }
         if keys:
             stored_keys.update(
-                conn.execute(
+                (row.process_code, row.point_key)
+                for row in conn.execute(
                     select(process_points.c.process_code, process_points.c.point_key).where(
                         process_points.c.process_code.in_(chunk)
                     )
-                ).tuples()
+                )
             )
     for key in sorted(set(requests) & set(stored_requests)):  # a re-sent request replaces its earlier version
         values = {name: requests[key][name] for name in _REQUEST_UPDATABLE}
