@@ -7,7 +7,7 @@ WORKERS ?= 2
 export ACCOUNT_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint bench clean
+.PHONY: help run migrate test lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
