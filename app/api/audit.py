@@ -7,7 +7,7 @@ from flask import g
 from app import clock, db
 from app.api import operation
 from app.auth import login_required
-from app.db.processes import audit
+from app.db.processes import CALCULATION_INFO_COLUMNS, audit
 from app.errors import ApiError
 from app.extensions import Blueprint
 from schemas.processes import AccountAuditResult, AuditQuery
@@ -47,18 +47,7 @@ def action(row):
         "statistics": {
             "request_points_count": row["request_points_count"],
             "result_elements_count": row["result_elements_count"],
-            "calculation_info": {
-                name: row[name]
-                for name in (
-                    "status",
-                    "result_version",
-                    "preparing_time",
-                    "business_validation_time",
-                    "math_validation_time",
-                    "waiting_time",
-                    "calculation_time",
-                )
-            },
+            "calculation_info": {name: row[name] for name in CALCULATION_INFO_COLUMNS},
         },
         "input_file_exists": row["input_file_exists"],
         "output_file_exists": row["output_file_exists"],

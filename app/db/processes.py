@@ -12,11 +12,8 @@ DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
 EPOCH = date(1970, 1, 1)
 
-# Columns a re-sent record updates; owner and identity never change.
-_UPDATABLE = (
-    "service",
-    "process_type",
-    "time_us",
+# The columns holding the documented CalculationInfo, under its field names.
+CALCULATION_INFO_COLUMNS = (
     "status",
     "result_version",
     "preparing_time",
@@ -24,6 +21,13 @@ _UPDATABLE = (
     "math_validation_time",
     "waiting_time",
     "calculation_time",
+)
+# Columns a re-sent record updates; owner and identity never change.
+_UPDATABLE = (
+    "service",
+    "process_type",
+    "time_us",
+    *CALCULATION_INFO_COLUMNS,
     "request_points_count",
     "result_elements_count",
 )
