@@ -4,6 +4,7 @@ from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from webargs.flaskparser import FlaskParser
 
+from app import jsonbody
 from app.errors import ApiError, handle_http_exception
 from schemas.errors import General400
 
@@ -17,6 +18,12 @@ class Parser(FlaskParser):
         if req.mimetype != "application/json":
             raise ApiError(415, "Content-Type must be application/json")
         return super().load_json(req, schema)
+
+    def _raw_load_json(self, req):
+        value = jsonbody.loads(req.get_data(cache=True))
+        if not isinstance(value, dict):
+            raise ApiError(400, "Invalid request: body: must be a JSON object")
+        return value
 
 
 class Blueprint(_Blueprint):

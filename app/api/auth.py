@@ -4,7 +4,7 @@ import json
 
 from flask import current_app, g, request
 
-from app import db
+from app import db, jsonbody
 from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required, user_for_token
@@ -59,10 +59,7 @@ def run_token_generation(data):
 def _token_from_body():
     if request.mimetype != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
-    try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "Invalid request: body: not a JSON document") from exc
+    body = jsonbody.loads(request.get_data(cache=True))
     if not isinstance(body, str):
         raise ApiError(400, "Invalid request: body: must be a JSON string (the token)")
     if not TOKEN_MIN <= len(body) <= TOKEN_MAX:
