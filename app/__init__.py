@@ -4,6 +4,7 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
 from app import errors
@@ -36,6 +37,10 @@ def create_app(test_config=None):
     if not app.debug:
         app.logger.setLevel(logging.INFO)
 
+    if app.config["TRUSTED_PROXIES"]:
+        # The client address (login throttling) comes from X-Forwarded-For only when the
+        # operator says how many proxies in front of the service set it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     app.extensions["account_db"] = make_engine(app.config["DATABASE_URL"], app.config["DB_CONNECT_TIMEOUT"])
 
     errors.register(app)

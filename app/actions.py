@@ -10,8 +10,8 @@ from app.errors import request_code
 _ZERO = "PT0S"
 
 
-def record_own_action(conn, user, operation):
-    """Record one successful operation of the caller, in the caller's transaction."""
+def record_own_action(conn, user, operation, status="FINISHED_IN_TIME"):
+    """Record one operation of the caller, in the caller's transaction."""
     now_us = clock.to_us(clock.now())
     code = new_code()
     config = current_app.config
@@ -26,7 +26,7 @@ def record_own_action(conn, user, operation):
                 "service": "ACCOUNT",
                 "process_type": "NOTRACE",
                 "time_us": now_us,
-                "status": "FINISHED_IN_TIME",
+                "status": status,
                 "result_version": 0,
                 "preparing_time": _ZERO,
                 "business_validation_time": _ZERO,

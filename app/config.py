@@ -30,12 +30,32 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Largest raw process file accepted by PUT /account/data, in bytes.
     "DATA_MAX_CONTENT_LENGTH": 256 * 1024 * 1024,
+    # Login throttling: failures per username and per client address within the window.
+    "LOGIN_THROTTLE": True,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
+    "LOGIN_WINDOW_SECONDS": 900,
+    # Redis URL for the login counters; empty means they live in the database.
+    "REDIS_URL": "",
+    # Number of trusted reverse proxies in front of the service (X-Forwarded-For hops).
+    "TRUSTED_PROXIES": 0,
     # Seconds a database connection attempt may take before the request fails.
     "DB_CONNECT_TIMEOUT": 3,
 }
 
-# Settings whose environment value is parsed as an integer.
-_INTEGERS = {"JWT_LEEWAY", "BCRYPT_ROUNDS", "MAX_CONTENT_LENGTH", "DATA_MAX_CONTENT_LENGTH", "DB_CONNECT_TIMEOUT"}
+# Settings whose environment value is parsed as a boolean, or as an integer.
+_BOOLEANS = {"LOGIN_THROTTLE"}
+_INTEGERS = {
+    "LOGIN_MAX_FAILURES",
+    "LOGIN_MAX_FAILURES_PER_ADDRESS",
+    "LOGIN_WINDOW_SECONDS",
+    "TRUSTED_PROXIES",
+    "JWT_LEEWAY",
+    "BCRYPT_ROUNDS",
+    "MAX_CONTENT_LENGTH",
+    "DATA_MAX_CONTENT_LENGTH",
+    "DB_CONNECT_TIMEOUT",
+}
 
 # Secrets that must never sign tokens: placeholders from docs and examples.
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "jwt-secret", "your-secret-key", "test"}
@@ -53,7 +73,11 @@ def from_environment(environ=os.environ):
         raw = environ.get(f"ACCOUNT_{name}")
         if raw is None:
             continue
-        if name in _INTEGERS:
+        if name in _BOOLEANS:
+            if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ConfigError(f"ACCOUNT_{name} must be true or false, got {raw!r}")
+            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif name in _INTEGERS:
             try:
                 found[name] = int(raw)
             except ValueError as exc:

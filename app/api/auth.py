@@ -4,7 +4,7 @@ import json
 
 from flask import current_app, g, request
 
-from app import db, jsonbody
+from app import db, jsonbody, throttle
 from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required, user_for_token
@@ -33,23 +33,46 @@ def _token_response(token):
     return current_app.response_class(json.dumps(token), mimetype="application/json")
 
 
+def _record_for(user, operation, status):
+    """An attempt on an existing account is the account's action, whatever its outcome."""
+    if user is not None:
+        with db.transaction() as conn:
+            record_own_action(conn, user, operation, status)
+
+
+def _refuse_if_locked(username, user, operation):
+    wait = throttle.retry_after(username)
+    if wait:
+        _record_for(user, operation, "CANCELED_BY_QUOTA")
+        raise ApiError(429, "Too many failed attempts; try again later", {"Retry-After": str(wait)})
+
+
 @blp.route("/token/generation", methods=["POST"])
-@operation(blp, 400, 401, 415, 500)
+@operation(blp, 400, 401, 415, 429, 500)
 @blp.arguments(TokenRequest)
 @blp.doc(responses={"200": _TOKEN_RESPONSE})
 def run_token_generation(data):
     """Get a token for a username and password.
 
     Wrong username and wrong password give the same 401; a disabled user gets no token.
+    Past the configured number of failures the username (and the client address) is
+    refused with a 429 and Retry-After, the correct password included.
     """
     config = current_app.config
+    username = data["username"]
     with db.connection() as conn:
-        user = user_queries.find_user(conn, data["username"])
+        user = user_queries.find_user(conn, username)
+    _refuse_if_locked(username, user, "run_token_generation")
     if user is None:
         dummy_check(data["password"], config["BCRYPT_ROUNDS"])
+        valid = False
+    else:
+        valid = check_password(data["password"], user["password_hash"]) and user["enabled"]
+    if not valid:
+        throttle.record_failure(username)
+        _record_for(user, "run_token_generation", "FAILED")
         raise ApiError(401, _BAD_CREDENTIALS)
-    if not check_password(data["password"], user["password_hash"]) or not user["enabled"]:
-        raise ApiError(401, _BAD_CREDENTIALS)
+    throttle.record_success(username)
     g.user = user
     with db.transaction() as conn:
         record_own_action(conn, user, "run_token_generation")
@@ -84,7 +107,7 @@ def run_token_validation():
 
 @blp.route("/password", methods=["POST"])
 @login_required()
-@operation(blp, 400, 401, 403, 415, 500)
+@operation(blp, 400, 401, 403, 415, 429, 500)
 @blp.arguments(PasswordChangeRequest)
 @blp.doc(responses={"200": _TOKEN_RESPONSE})
 def change_password(data):
@@ -94,7 +117,10 @@ def change_password(data):
     """
     config = current_app.config
     user = g.user
+    _refuse_if_locked(user["username"], user, "change_password")
     if not check_password(data["current_password"], user["password_hash"]):
+        throttle.record_failure(user["username"])
+        _record_for(user, "change_password", "FAILED")
         raise ApiError(403, "current_password does not match the current password")
     new_hash = hash_password(data["new_password"], config["BCRYPT_ROUNDS"])
     try:

@@ -54,3 +54,12 @@ def connection():
     """A read-only unit of work."""
     with engine().connect() as conn:
         yield conn
+
+
+def upsert(conn, table):
+    """An INSERT that takes ON CONFLICT clauses, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import BigInteger, and_, delete, distinct, exists, func, literal_column, select, update
 
-from app.db import NotFound
+from app.db import NotFound, upsert
 from app.db.tables import process_file_chunks, process_points, process_requests, processes, users
 
 DAY_US = 86_400_000_000
@@ -51,14 +51,6 @@ class BatchError(ValueError):
     def __init__(self, index, field, problem):
         super().__init__(f"processes.{index}.{field}: {problem}")
         self.index, self.field, self.problem = index, field, problem
-
-
-def _insert(conn, table):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
 
 
 def day_number(day):
@@ -108,7 +100,7 @@ def upsert_processes(conn, records):
     records = sorted(records, key=lambda record: record["process_code"])
     if not records:
         return
-    stmt = _insert(conn, processes)
+    stmt = upsert(conn, processes)
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["process_code"],

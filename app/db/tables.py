@@ -109,3 +109,13 @@ process_file_chunks = Table(
     Column("seq", Integer, primary_key=True),
     Column("data", LargeBinary, nullable=False),
 )
+
+# Failed logins per key ("user:<casefolded name>" or "addr:<client address>") in the
+# current window, when the counters live in the database (no ACCOUNT_REDIS_URL).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start_us", BigInteger, nullable=False),
+)
