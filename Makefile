@@ -29,7 +29,7 @@ migrate: $(VENV)/.runtime ## Create or upgrade the database schema
 	$(BIN)/flask --app wsgi account migrate
 
 run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless ACCOUNT_DATABASE_URL is set)
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
 test: $(VENV)/.dev ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest

@@ -113,6 +113,24 @@ def set_quota_command(username, service, process_type, points_per_request, point
     click.echo(f"quota set for {username}: {service} {process_type}")
 
 
+@account.command("set-roles")
+@click.argument("username")
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice(USER_ROLES), help="Role (repeat for two)."
+)
+def set_roles_command(username, roles):
+    """Replace a user's roles; every token issued before stops working."""
+    roles = list(dict.fromkeys(roles))
+    if len(roles) > 2:
+        _fail("a user has at most two roles")
+    try:
+        with db.transaction() as conn:
+            user_queries.set_roles(conn, username, roles)
+    except NotFound:
+        _fail(f"no user {username!r}")
+    click.echo(f"user {username} now has the roles {', '.join(roles)}")
+
+
 def _set_enabled(username, enabled):
     try:
         with db.transaction() as conn:

@@ -95,3 +95,13 @@ def set_enabled(conn, username, enabled):
     if not enabled:
         values["token_version"] = users.c.token_version + 1
     conn.execute(update(users).where(users.c.id == user["id"]).values(**values))
+
+
+def set_roles(conn, username, roles):
+    """Replace the roles; tokens issued before carry the old roles' rights, so they are revoked."""
+    user = get_user_by_username(conn, username)
+    conn.execute(
+        update(users)
+        .where(users.c.id == user["id"])
+        .values(roles=list(roles), token_version=users.c.token_version + 1, edit_date=utcnow())
+    )
