@@ -1,0 +1,364 @@
+"""Part 3 promises: tokens, throttling and strict input, on both databases."""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+import jwt
+import pytest
+import redis
+from sqlalchemy import text
+
+from app import create_app
+from app.config import ConfigError
+from tests.conftest import PASSWORD, TEST_SECRET
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims(app, **overrides):
+    now = int(time.time())
+    claims = {
+        "iss": app.config["JWT_ISSUER"],
+        "aud": app.config["JWT_AUDIENCE"],
+        "sub": "alice",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "ver": 0,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _is_refused(client, token):
+    info = client.get("/account/info", headers={"Authorization": f"Bearer {token}"})
+    validation = client.post("/account/token/validation", json=token)
+    assert validation.status_code == 200
+    return info.status_code == 401 and validation.get_json() == {"valid": False, "roles": []}
+
+
+def test_a_token_we_sign_is_accepted(app, client, make_user):
+    make_user()
+    token = jwt.encode(_claims(app), TEST_SECRET, algorithm="HS256")
+    assert client.get("/account/info", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_other_hmac_algorithms_are_refused(app, client, make_user, algorithm):
+    make_user()
+    assert _is_refused(client, jwt.encode(_claims(app), TEST_SECRET, algorithm=algorithm))
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+def test_unsigned_tokens_are_refused(app, client, make_user, alg):
+    make_user()
+    token = f"{_b64({'alg': alg, 'typ': 'JWT'})}.{_b64(_claims(app))}."
+    assert _is_refused(client, token)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"kid": "../../dev/null"},
+        {"jku": "http://127.0.0.1:9/keys"},
+        {"x5u": "http://127.0.0.1:9/cert"},
+        {"jwk": {"kty": "oct", "k": "c2VjcmV0"}},
+        {"crit": ["exp"]},
+    ],
+)
+def test_header_tricks_are_refused(app, client, make_user, header):
+    make_user()
+    assert _is_refused(client, jwt.encode(_claims(app), TEST_SECRET, algorithm="HS256", headers=header))
+
+
+def test_public_key_used_as_hmac_secret_is_refused(app, client, make_user):
+    make_user()
+    public_pem = b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+    header = _b64({"alg": "HS256", "typ": "JWT"})
+    payload = _b64(_claims(app))
+    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    token = f"{header}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    assert _is_refused(client, token)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "iss", "aud"])
+def test_required_claims(app, client, make_user, claim):
+    make_user()
+    assert _is_refused(client, jwt.encode(_claims(app, **{claim: None}), TEST_SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("issuer", ["vrt-accoun", "vrt", "account", "vrt-account-evil", "xvrt-account"])
+def test_issuer_must_match_exactly(app, client, make_user, issuer):
+    make_user()
+    assert _is_refused(client, jwt.encode(_claims(app, iss=issuer), TEST_SECRET, algorithm="HS256"))
+
+
+def test_expiry_leeway_is_small_and_configured(app, client, make_user):
+    make_user()
+    now = int(time.time())
+    inside = jwt.encode(_claims(app, iat=now - 100, nbf=now - 100, exp=now - 2), TEST_SECRET, algorithm="HS256")
+    outside = jwt.encode(_claims(app, iat=now - 100, nbf=now - 100, exp=now - 30), TEST_SECRET, algorithm="HS256")
+    assert app.config["JWT_LEEWAY"] == 5
+    assert client.get("/account/info", headers={"Authorization": f"Bearer {inside}"}).status_code == 200
+    assert _is_refused(client, outside)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer a.b",
+        "Bearer a.b.c.d",
+        "Bearer !!!.###.$$$",
+        "Bearer " + "A" * 8192,
+        "Bearer " + ".".join(["eyJhbGciOiJIUzI1NiJ9", "e30", "x" * 8000]),
+        "Token abc.def.ghi",
+    ],
+)
+def test_malformed_tokens_are_401_never_500(client, make_user, header):
+    make_user()
+    response = client.get("/account/info", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.get_json()["tracedata"]["username"] == "anonymous"
+
+
+def test_token_in_query_string_is_not_accepted(client, auth, login):
+    auth()
+    token = login()
+    assert client.get(f"/account/info?access_token={token}").status_code == 401
+    assert client.get(f"/account/info?token={token}").status_code == 401
+
+
+def test_tokens_and_passwords_never_reach_the_logs(app, client, make_user, login, caplog):
+    make_user()
+    caplog.set_level(logging.DEBUG)
+    token = login()
+    client.get("/account/info", headers={"Authorization": f"Bearer {token}x"})
+    client.post("/account/token/generation", json={"username": "alice", "password": "wrong_password_9"})
+    client.post("/account/token/validation", json=token)
+    assert token not in caplog.text
+    assert PASSWORD not in caplog.text and "wrong_password_9" not in caplog.text
+
+
+@pytest.mark.parametrize("secret", ["secret", "changeme", "short-but-not-32-bytes", "x" * 31])
+def test_weak_secret_stops_the_start(app_config, tmp_path, monkeypatch, secret):
+    monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        create_app({**app_config, "JWT_SECRET": secret})
+
+
+def test_embedded_default_generates_and_keeps_a_strong_secret(app_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(tmp_path))
+    config = {k: v for k, v in app_config.items() if k != "JWT_SECRET"}
+    first = create_app(config)
+    second = create_app(config)
+    secret_file = tmp_path / "jwt_secret"
+    assert len(first.config["JWT_SECRET"]) >= 48
+    assert first.config["JWT_SECRET"] == second.config["JWT_SECRET"] == secret_file.read_text().strip()
+    assert secret_file.stat().st_mode & 0o077 == 0
+
+
+def test_revocation_holds_within_the_same_second(client, make_user, login, runner):
+    make_user()
+    before_password = login()
+    response = client.post(
+        "/account/password",
+        json={"current_password": PASSWORD, "new_password": "another_long_password"},
+        headers={"Authorization": f"Bearer {before_password}"},
+    )
+    after_password = response.get_json()
+    assert _is_refused(client, before_password)
+    assert client.get("/account/info", headers={"Authorization": f"Bearer {after_password}"}).status_code == 200
+
+    result = runner.invoke(args=["account", "set-roles", "alice", "--role", "ADMIN"])
+    assert result.exit_code == 0, result.output
+    assert _is_refused(client, after_password)
+    after_roles = login(password="another_long_password")
+    validation = client.post("/account/token/validation", json=after_roles).get_json()
+    assert validation == {"valid": True, "roles": ["ADMIN"]}
+
+    assert runner.invoke(args=["account", "disable-user", "alice"]).exit_code == 0
+    assert _is_refused(client, after_roles)
+
+
+# --- login throttling -------------------------------------------------------------
+
+
+def _attempt(client, username="alice", password="wrong_password_9", address="10.0.0.1"):
+    return client.post(
+        "/account/token/generation",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_throttling_per_username_case_folded(app, client, make_user, db):
+    make_user(username="Alice")
+    for name in ("Alice", "ALICE", "alice", "Alice", "aLiCe"):
+        assert _attempt(client, name).status_code == 401
+    refused = _attempt(client, "Alice", PASSWORD)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= app.config["LOGIN_WINDOW_SECONDS"]
+    assert set(refused.get_json()) == {"tracedata", "message"}
+    # Another address does not help: the username's count is the one that is full.
+    assert _attempt(client, "alice", PASSWORD, address="10.0.0.2").status_code == 429
+    statuses = [row["status"] for row in db("select status from processes where username = 'Alice'")]
+    assert statuses.count("FAILED") == 2  # only "Alice" itself is an account; "alice"/"ALICE" are not
+    assert "CANCELED_BY_QUOTA" in statuses
+
+
+def test_a_success_resets_the_count(client, make_user, db):
+    make_user()
+    for _ in range(4):
+        assert _attempt(client).status_code == 401
+    assert _attempt(client, password=PASSWORD).status_code == 200
+    assert db("select failures from login_failures where key = 'user:alice'") == []
+    for _ in range(4):
+        assert _attempt(client).status_code == 401
+    assert _attempt(client, password=PASSWORD).status_code == 200
+
+
+def test_throttling_per_client_address(app, client, make_user):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    make_user()
+    for name in ("bob", "carol", "dave"):
+        assert _attempt(client, name).status_code == 401
+    assert _attempt(client, "alice", PASSWORD).status_code == 429
+    assert _attempt(client, "alice", PASSWORD, address="10.0.0.9").status_code == 200
+
+
+def test_the_window_ends(app, client, make_user, clock):
+    make_user()
+    for _ in range(5):
+        assert _attempt(client).status_code == 401
+    assert _attempt(client, password=PASSWORD).status_code == 429
+    clock.now = clock.now.replace(hour=clock.now.hour + 1)
+    assert _attempt(client, password=PASSWORD).status_code == 200
+
+
+def test_wrong_current_password_counts_as_a_failure(client, make_user, login):
+    make_user()
+    headers = {"Authorization": f"Bearer {login()}"}
+    for _ in range(5):
+        response = client.post(
+            "/account/password",
+            json={"current_password": "wrong_password_9", "new_password": "another_long_password"},
+            headers=headers,
+        )
+        assert response.status_code == 403
+    locked = client.post(
+        "/account/password",
+        json={"current_password": PASSWORD, "new_password": "another_long_password"},
+        headers=headers,
+    )
+    assert locked.status_code == 429
+
+
+def test_throttling_with_redis_counters(app, client, make_user):
+    server = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    server.flushdb()
+    app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    try:
+        make_user()
+        for _ in range(5):
+            assert _attempt(client).status_code == 401
+        refused = _attempt(client, password=PASSWORD)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 900
+        assert int(server.get("account:login-failures:user:alice")) == 5
+    finally:
+        server.flushdb()
+
+
+def test_unknown_user_and_wrong_password_look_the_same(client, make_user):
+    make_user()
+    unknown = _attempt(client, "nobody_here")
+    wrong = _attempt(client, "alice", address="10.0.0.3")
+    assert unknown.status_code == wrong.status_code == 401
+    volatile = ("request_code", "process_code", "time")
+
+    def strip(body):
+        return {**body, "tracedata": {k: v for k, v in body["tracedata"].items() if k not in volatile}}
+
+    assert strip(unknown.get_json()) == strip(wrong.get_json())
+
+
+# --- strict input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        (b'{"username": "alice", "password": NaN}', "not a valid JSON"),
+        (b'{"username": "alice", "password": "long_strong_password", "ttl_seconds": Infinity}', "not a valid JSON"),
+        (b'\xff\xfe{"username": "alice"}', "UTF-8"),
+        (b'{"username": "alice", "password": "long_stro', "not a valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b"null", "JSON object"),
+        (b"[" * 50000 + b"]" * 50000, "nested"),
+        (b'{"a":' * 100 + b"1" + b"}" * 100, "nested"),
+        (b'{"username": "alice", "password": "long_strong_password", "role": "ADMIN"}', "role"),
+        (b'{"username": 5, "password": "long_strong_password"}', "username"),
+    ],
+)
+def test_bad_json_bodies_are_400_naming_the_problem(client, make_user, body, expected):
+    make_user()
+    response = client.post("/account/token/generation", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert expected in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_wrong_content_type_is_415(client, content_type):
+    body = json.dumps({"username": "alice", "password": PASSWORD})
+    response = client.post("/account/token/generation", data=body, content_type=content_type)
+    assert response.status_code == 415
+    assert set(response.get_json()) == {"tracedata", "message"}
+
+
+def test_body_size_is_capped_before_parsing(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = client.post(
+        "/account/token/generation", data=b'{"username": "' + b"a" * 2000 + b'"}', content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert set(response.get_json()) == {"tracedata", "message"}
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=1e3", "limit=1_000", "limit=%205%20", "limit=%D9%A3", "offset=10000001", "limit=-1", "limit=0"]
+)
+def test_query_integers_are_plain_and_bounded(auth, client, query):
+    response = client.get(f"/account/audit?{query}", headers=auth())
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith("Invalid request: ")
+
+
+def test_malformed_uuid_is_400(auth, client):
+    response = client.get("/account/data/not-a-uuid", headers=auth())
+    assert response.status_code == 400
+
+
+def test_database_errors_are_general500_without_sql(app, client, auth, backend, caplog):
+    headers = auth()
+    with app.extensions["account_db"].begin() as conn:
+        conn.execute(text("DROP TABLE quotas"))
+    try:
+        response = client.get("/account/quota", headers=headers)
+        assert response.status_code == 500
+        body = response.get_json()
+        assert set(body) == {"tracedata", "message"}
+        assert "quotas" not in body["message"].lower() and "select" not in json.dumps(body).lower()
+        assert body["tracedata"]["request_code"] in caplog.text
+    finally:
+        from app.db.tables import quotas
+
+        quotas.create(app.extensions["account_db"])
