@@ -362,3 +362,39 @@ def test_database_errors_are_general500_without_sql(app, client, auth, backend, 
         from app.db.tables import quotas
 
         quotas.create(app.extensions["account_db"])
+
+
+def test_no_connection_pool_is_shared_across_a_fork(app, monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    assert not getattr(conf, "preload_app", False)
+    engine = app.extensions["account_db"]
+    with engine.connect():
+        pass
+    inherited = engine.pool
+    monkeypatch.setitem(sys.modules, "wsgi", types.SimpleNamespace(app=app))
+    conf.post_fork(server=None, worker=None)
+    assert engine.pool is not inherited
+    assert engine.pool.checkedin() == 0
+
+
+def test_unknown_user_and_wrong_password_cost_the_same_bcrypt_work(client, make_user, monkeypatch):
+    import bcrypt
+
+    make_user()
+    calls = []
+    original = bcrypt.checkpw
+    monkeypatch.setattr(
+        bcrypt, "checkpw", lambda password, hashed: calls.append(hashed[:7]) or original(password, hashed)
+    )
+    assert _attempt(client, "nobody_here").status_code == 401
+    unknown = list(calls)
+    calls.clear()
+    assert _attempt(client, "alice", address="10.0.0.4").status_code == 401
+    assert len(unknown) == len(calls) == 1
+    assert unknown[0] == calls[0]  # same algorithm and cost: $2b$04$
