@@ -115,11 +115,16 @@ class ProcessBatchResult(Schema):
 
 
 class _EmptyMeansAll(Schema):
-    """An empty service or process_type means all of them."""
+    """An empty service or process_type means all of them. Only those two: any other
+    parameter sent empty (sort_field, operation, limit, from, ...) breaks its bounds."""
+
+    _ALL_WHEN_EMPTY = ("service", "process_type")
 
     @pre_load
     def drop_empty(self, data, **kwargs):
-        return {key: value for key, value in data.items() if value != ""} if hasattr(data, "items") else data
+        if not hasattr(data, "items"):
+            return data
+        return {key: value for key, value in data.items() if not (key in self._ALL_WHEN_EMPTY and value == "")}
 
 
 class StatisticsQuery(_EmptyMeansAll):

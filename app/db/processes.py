@@ -164,9 +164,12 @@ def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None,
     end_us = (day_number(last_day) + 1) * DAY_US - offset
     filters = _period_filters(user_id, start_us, end_us, service, process_type)
     # Inline integer literals (ours, never the caller's text): PostgreSQL must see the same
-    # expression in SELECT and GROUP BY, which two bound parameters would not be.
+    # expression in SELECT and GROUP BY, which two bound parameters would not be. The day is
+    # counted from the period's first day: the filters keep the dividend non-negative, so SQL's
+    # integer division (which truncates toward zero) is the floor even for days before 1970.
     day = (
-        (processes.c.time_us + literal_column(str(int(offset)), BigInteger)) // literal_column(str(DAY_US), BigInteger)
+        (processes.c.time_us + literal_column(f"({int(-start_us)})", BigInteger))
+        // literal_column(str(DAY_US), BigInteger)
     ).label("day")
     keys = (day, processes.c.service, processes.c.process_type)
     totals = conn.execute(
@@ -188,7 +191,7 @@ def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None,
     unique_by_key = {(row.day, row.service, row.process_type): row.unique_points for row in uniques}
     rows = [
         (
-            day_from_number(row.day),
+            day_from_number(day_number(first_day) + row.day),
             row.service,
             row.process_type,
             int(unique_by_key.get((row.day, row.service, row.process_type), 0)),
@@ -269,11 +272,15 @@ def write_file(conn, process_code, flow_type, chunks):
     """Replace the file of one flow with the chunks given (an iterable of bytes)."""
     key = (process_file_chunks.c.process_code == process_code, process_file_chunks.c.flow_type == flow_type)
     conn.execute(delete(process_file_chunks).where(*key))
-    size = 0
+    size, seq = 0, -1
     for seq, chunk in enumerate(chunks):
         size += len(chunk)
         conn.execute(
             process_file_chunks.insert().values(process_code=process_code, flow_type=flow_type, seq=seq, data=chunk)
+        )
+    if seq < 0:  # an empty file is one empty chunk: it exists (the flag says so) and reads back empty
+        conn.execute(
+            process_file_chunks.insert().values(process_code=process_code, flow_type=flow_type, seq=0, data=b"")
         )
     conn.execute(update(processes).where(processes.c.process_code == process_code).values({_flag(flow_type): True}))
     return size

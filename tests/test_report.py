@@ -1,0 +1,265 @@
+"""GET /account/report: the statistics as an .xlsx workbook, read back with openpyxl."""
+
+import io
+import re
+import zipfile
+from datetime import UTC, date, datetime
+
+import pytest
+from openpyxl import load_workbook
+
+from app.report import HEADERS, safe_text, write_report
+from tests.conftest import process_record
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PERIOD = {"from": "2026-11-01", "to": "2026-11-14"}
+
+
+@pytest.fixture
+def alice(auth, clock):
+    return auth("alice")
+
+
+@pytest.fixture
+def usage(ingest):
+    ingest(
+        process_record(point_keys=["a", "b", "c"], points=10, elements=5),
+        process_record(time="2026-11-10T18:00:00+00:00", point_keys=["b", "c", "d"], points=7, elements=3),
+        process_record(process_type="TRACE", point_keys=["a"], points=1, elements=1),
+        process_record(service="ROUTING", point_keys=["a", "b"], points=2, elements=2),
+        process_record(time="2026-11-11T08:00:00+00:00", point_keys=["a"], points=3, elements=0),
+        process_record(time="2026-11-11T09:00:00+00:00", points=None, elements=None),
+        process_record(time="2026-11-13T09:00:00+00:00", service="PACKER", process_type="CONVERT", points=100),
+    )
+
+
+def statistics_rows(client, headers, **query):
+    response = client.get("/account/statistics", query_string=query, headers=headers)
+    assert response.status_code == 200
+    return [
+        (
+            date.fromisoformat(day["date"]),
+            service["service"],
+            process["process_type"],
+            process["unique_points_per_day"],
+            process["points_per_day"],
+            process["elements_per_day"],
+            process["processes_per_day"],
+        )
+        for day in response.get_json()["dates"]
+        for service in day["services"]
+        for process in service["processes"]
+    ]
+
+
+def get_report(client, headers, **query):
+    response = client.get("/account/report", query_string=query, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response
+
+
+def data_rows(workbook):
+    rows = []
+    for cells in workbook["Data"].iter_rows(min_row=2):
+        day, service, process_type, *figures = cells
+        assert day.is_date and day.number_format == "yyyy-mm-dd"
+        assert isinstance(day.value, datetime) and day.value.time() == datetime.min.time()
+        for cell in figures:
+            assert cell.data_type == "n" and type(cell.value) is int
+        rows.append((day.value.date(), service.value, process_type.value, *(cell.value for cell in figures)))
+    return rows
+
+
+def summary_values(workbook):
+    return {row[0]: row[1] for row in workbook["Summary"].iter_rows(max_row=11, values_only=True) if row and row[0]}
+
+
+def test_report_is_an_attachment_named_after_the_user_and_period(client, alice, usage):
+    response = get_report(client, alice, **PERIOD)
+    assert response.mimetype == XLSX
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    filename = re.search(r'filename="?([^";]+)"?', disposition).group(1)
+    assert filename.endswith(".xlsx")
+    assert "alice" in filename and "2026-11-01" in filename and "2026-11-14" in filename
+    assert response.data[:2] == b"PK"
+
+
+def test_data_sheet_equals_the_statistics(client, alice, usage):
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
+    assert workbook.sheetnames == ["Summary", "Data"]
+    sheet = workbook["Data"]
+    assert [cell.value for cell in sheet[1]] == list(HEADERS)
+    assert all(cell.font.b for cell in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    for letter in "ABCDEFG":
+        assert sheet.column_dimensions[letter].width >= 12
+    expected = statistics_rows(client, alice, **PERIOD)
+    assert len(expected) == 5
+    assert data_rows(workbook) == expected
+    assert data_rows(workbook)[1] == (date(2026, 11, 10), "UNIVERSAL", "PLAN", 4, 17, 8, 2)
+
+
+def test_summary_totals_and_daily_points(client, alice, usage):
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
+    rows = statistics_rows(client, alice, **PERIOD)
+    summary = summary_values(workbook)
+    assert summary["User"] == "alice"
+    assert summary["Company"] == "acme"
+    assert summary["From"] == datetime(2026, 11, 1)
+    assert summary["To"] == datetime(2026, 11, 14)
+    assert summary["Unique points (sum of days)"] == sum(row[3] for row in rows) == 8
+    assert summary["Points"] == sum(row[4] for row in rows) == 123
+    assert summary["Elements"] == sum(row[5] for row in rows) == 16
+    assert summary["Processes"] == sum(row[6] for row in rows) == 7
+    sheet = workbook["Summary"]
+    assert [sheet.cell(13, 1).value, sheet.cell(13, 2).value] == ["Date", "Points"]
+    daily = [(row[0].date(), row[1]) for row in sheet.iter_rows(min_row=14, max_col=2, values_only=True)]
+    assert daily == [(date(2026, 11, 10), 20), (date(2026, 11, 11), 3), (date(2026, 11, 13), 100)]
+
+
+def test_summary_has_a_chart_of_the_daily_points(client, alice, usage):
+    content = get_report(client, alice, **PERIOD).data
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert archive.testzip() is None
+        assert "xl/charts/chart1.xml" in archive.namelist()
+        chart = archive.read("xl/charts/chart1.xml").decode()
+    references = re.findall(r"<(?:c:)?f>([^<]+)</(?:c:)?f>", chart)
+    # The series is titled by the Points header (row 13) and takes the Points column below
+    # it; the categories are the dates: rows 14..16, the three days with usage.
+    assert sorted(references) == ["'Summary'!$A$14:$A$16", "'Summary'!$B$14:$B$16", "'Summary'!B13"]
+    assert "Points per day" in chart
+
+
+def test_an_empty_period_gives_headers_zero_totals_and_no_chart(client, alice):
+    response = get_report(client, alice, **{"from": "2026-10-01", "to": "2026-10-31"})
+    workbook = load_workbook(io.BytesIO(response.data))
+    assert [cell.value for cell in workbook["Data"][1]] == list(HEADERS)
+    assert workbook["Data"].max_row == 1
+    summary = summary_values(workbook)
+    assert [summary[name] for name in ("Unique points (sum of days)", "Points", "Elements", "Processes")] == [0] * 4
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert not [name for name in archive.namelist() if name.startswith("xl/charts/")]
+
+
+def test_default_period_is_the_current_month_up_to_yesterday(client, alice, usage, ingest):
+    ingest(process_record(time="2026-11-15T01:00:00+00:00"), process_record(time="2026-10-31T23:00:00+00:00"))
+    response = get_report(client, alice)
+    assert "2026-11-01" in response.headers["Content-Disposition"]
+    assert "2026-11-14" in response.headers["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(response.data))
+    assert data_rows(workbook) == statistics_rows(client, alice, **PERIOD)
+
+
+def test_filters_apply_to_the_report(client, alice, usage):
+    query = {**PERIOD, "service": "UNIVERSAL", "process_type": "PLAN"}
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **query).data))
+    rows = data_rows(workbook)
+    assert rows == statistics_rows(client, alice, **query)
+    assert {(row[1], row[2]) for row in rows} == {("UNIVERSAL", "PLAN")}
+    assert summary_values(workbook)["Points"] == 20
+
+
+def test_report_days_follow_the_users_timezone(client, auth, clock, ingest):
+    headers = auth("alice", timezone=3)
+    ingest(process_record(time="2026-11-10T22:30:00+00:00"))
+    rows = data_rows(load_workbook(io.BytesIO(get_report(client, headers, **PERIOD).data)))
+    assert [row[0] for row in rows] == [date(2026, 11, 11)]
+
+
+def test_another_users_usage_is_not_in_the_report(client, alice, auth, ingest):
+    auth("bob")
+    ingest(process_record(username="bob", points=999))
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
+    assert data_rows(workbook) == []
+    assert summary_values(workbook)["Points"] == 0
+
+
+def test_a_report_is_recorded_as_an_account_action(client, alice, clock, db):
+    get_report(client, alice, **PERIOD)
+    response = client.get("/account/audit", query_string={"operation": "generate_report"}, headers=alice)
+    (action,) = response.get_json()["actions"]
+    assert (action["service"], action["process_type"], action["time"]) == (
+        "ACCOUNT",
+        "NOTRACE",
+        "2026-11-15T12:00:00+00:00",
+    )
+    assert action["requests"][0]["operation"] == "generate_report"
+    assert db("select count(*) as n from process_requests where operation = 'generate_report'")[0]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "2026-11-14", "to": "2026-11-13"},
+        {"from": "2016-01-01", "to": "2026-01-01"},
+        {"from": "2026-13-01"},
+        {"to": "2026-11-31"},
+        {"service": "WEATHER"},
+        {"process_type": "FLY"},
+    ],
+)
+def test_report_validates_like_statistics(client, alice, query, db):
+    response = client.get("/account/report", query_string=query, headers=alice)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert set(body) == {"tracedata", "message"}
+    assert body["tracedata"]["operation"] == "generate_report"
+    assert db("select count(*) as n from process_requests where operation = 'generate_report'")[0]["n"] == 0
+
+
+def test_a_period_of_3653_days_is_accepted(client, alice):
+    response = get_report(client, alice, **{"from": "2016-01-02", "to": "2026-01-01"})
+    assert "2016-01-02" in response.headers["Content-Disposition"]
+
+
+def test_without_a_token_is_401(client):
+    assert client.get("/account/report").status_code == 401
+
+
+def test_on_the_first_of_the_month_the_default_report_is_empty(client, alice, clock, ingest):
+    clock.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    ingest(process_record(time="2026-11-30T12:00:00+00:00"))
+    workbook = load_workbook(io.BytesIO(get_report(client, alice).data))
+    assert data_rows(workbook) == []
+
+
+# ---------------------------------------------------------------- safe_text
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("alice", "alice"),
+        ("a=1", "a=1"),
+        ("", ""),
+        ("a\x00b\x07c\x1fd", "abcd"),
+        ("\x00=1", "'=1"),
+        ("line\nbreak", "line\nbreak"),
+        (42, "42"),
+    ],
+)
+def test_safe_text_neutralises_formulas_and_control_characters(value, expected):
+    assert safe_text(value) == expected
+
+
+def test_safe_text_truncates_to_the_excel_cell_limit():
+    assert len(safe_text("x" * 40_000)) == 32767
+    assert safe_text("=" + "x" * 40_000).startswith("'=")
+    assert len(safe_text("=" + "x" * 40_000)) == 32767
+
+
+def test_hostile_names_are_inert_text_in_the_workbook():
+    handle = write_report([], "=cmd|' /C calc'!A0", "@company", date(2026, 11, 1), date(2026, 11, 14))
+    workbook = load_workbook(handle)
+    summary = summary_values(workbook)
+    assert summary["User"] == "'=cmd|' /C calc'!A0"
+    assert summary["Company"] == "'@company"
+    assert all(cell.data_type != "f" for row in workbook["Summary"].iter_rows() for cell in row)
