@@ -93,6 +93,25 @@ def test_a_file_of_many_chunks_streams_back_in_order(client, alice, ingest, uplo
     assert response.data == payload
 
 
+def test_a_file_replaced_during_a_download_comes_back_whole_and_unmixed(
+    app, client, alice, ingest, upload, monkeypatch
+):
+    monkeypatch.setattr(data_api, "CHUNK", 1000)
+    record = process_record()
+    ingest(record)
+    old = b"o" * 10_500
+    upload(record["process_code"], old)
+    response = client.get(f"/account/data/{record['process_code']}", headers=alice, buffered=False)
+    assert response.status_code == 200
+    parts = iter(response.response)
+    received = next(parts)
+    upload(record["process_code"], b"n" * 2_500)  # replaced, with fewer chunks, mid-download
+    received += b"".join(parts)
+    response.close()
+    assert received == old
+    assert client.get(f"/account/data/{record['process_code']}", headers=alice).data == b"n" * 2_500
+
+
 def test_a_download_is_recorded_as_an_account_action(client, alice, clock, with_files, db):
     assert read_data_actions(db) == []
     assert client.get(f"/account/data/{with_files}", headers=alice).status_code == 200

@@ -43,9 +43,8 @@ def read_data(query, process_code):
         record_own_action(conn, g.user, "read_data")
 
     def stream():
-        for seq in range(chunks):
-            with db.connection() as conn:
-                yield process_queries.read_file_chunk(conn, code, flow, seq)
+        with db.connection() as conn:
+            yield from process_queries.file_chunks(conn, code, flow)
 
     return Response(
         stream_with_context(stream()),

@@ -294,14 +294,17 @@ def file_chunk_count(conn, process_code, flow_type):
     ).scalar_one()
 
 
-def read_file_chunk(conn, process_code, flow_type, seq):
-    return conn.execute(
-        select(process_file_chunks.c.data).where(
-            process_file_chunks.c.process_code == process_code,
-            process_file_chunks.c.flow_type == flow_type,
-            process_file_chunks.c.seq == seq,
-        )
-    ).scalar_one()
+def file_chunks(conn, process_code, flow_type):
+    """The chunks of a file, in order, one at a time. One SELECT read through a streaming
+    cursor: a single statement sees one version of the file even if it is replaced while
+    the download runs, and only one chunk is in memory at a time."""
+    result = conn.execution_options(stream_results=True, yield_per=1).execute(
+        select(process_file_chunks.c.data)
+        .where(process_file_chunks.c.process_code == process_code, process_file_chunks.c.flow_type == flow_type)
+        .order_by(process_file_chunks.c.seq)
+    )
+    for row in result:
+        yield row.data
 
 
 def new_code():
