@@ -96,8 +96,9 @@ def _body_schema(body):
     return None
 
 
-def render_html(spec, lang):
+def render_html(spec, lang, summaries_ru=None):
     t = _TEXT[lang]
+    summaries_ru = SUMMARIES_RU if summaries_ru is None else summaries_ru
     info = spec["info"]
     out = [
         f'<!DOCTYPE html><html lang="{t["lang"]}"><head><meta charset="utf-8">',
@@ -112,7 +113,7 @@ def render_html(spec, lang):
             if method == "parameters":
                 continue
             op_id = op.get("operationId", "")
-            summary = SUMMARIES_RU.get(op_id, "") if lang == "ru" else op.get("summary", "")
+            summary = summaries_ru.get(op_id, "") if lang == "ru" else op.get("summary", "")
             out.append(f'<h3 id="{escape(op_id)}">{escape(method.upper())} {escape(path)}</h3>')
             out.append(f"<p><code>{escape(op_id)}</code>: {escape(summary)}</p>")
             if lang == "en" and op.get("description"):
@@ -158,20 +159,21 @@ def render_html(spec, lang):
     return "\n".join(out)
 
 
-@lru_cache(maxsize=8)
-def _rendered(app_id, filename):
-    spec = api.spec.to_dict()
+@lru_cache(maxsize=16)
+def _rendered(app_id, filename, spec_api):
+    spec = spec_api.spec.to_dict()
     if filename == "openapi.json":
         return json.dumps(spec, ensure_ascii=False, indent=2), "application/json"
     lang = {"file_en.html": "en", "file_ru.html": "ru"}[filename]
-    return render_html(spec, lang), "text/html"
+    return render_html(spec, lang, getattr(spec_api, "SUMMARIES_RU", None)), "text/html"
 
 
 FILES = ("file_en.html", "file_ru.html", "openapi.json")
 
 
-def render(filename):
-    """(content, mimetype) of a documentation file, or None for any other name."""
+def render(filename, spec_api=None):
+    """(content, mimetype) of a documentation file, or None for any other name. spec_api is
+    the Api whose document is rendered: the 7.9 one unless told (the 6.20 one for /v6)."""
     if filename not in FILES:
         return None
-    return _rendered(id(current_app._get_current_object()), filename)
+    return _rendered(id(current_app._get_current_object()), filename, spec_api or api)

@@ -10,6 +10,7 @@ from app.auth import login_required
 from app.db.processes import CALCULATION_INFO_COLUMNS, audit
 from app.errors import ApiError
 from app.extensions import Blueprint
+from schemas.common import PROCESS_TYPES, SERVICES
 from schemas.processes import AccountAuditResult, AuditQuery
 
 blp = Blueprint("audit", __name__, url_prefix="/account", description="Audit.")
@@ -77,6 +78,7 @@ def read_audit(query):
             query["sort_direction"] == "DESC",
             query["offset"],
             query["limit"],
+            known=(SERVICES, PROCESS_TYPES),  # never a record only the 6.20 dialect can name
         )
     return {
         "actions": [action(row) for row in page],

@@ -10,6 +10,7 @@ from app.auth import login_required
 from app.db import NotFound
 from app.db.quotas import list_quotas
 from app.extensions import Blueprint
+from schemas.common import PROCESS_TYPES, SERVICES
 from schemas.quota import QuotasResult
 
 blp = Blueprint("quotas", __name__, url_prefix="/account", description="Quotas.")
@@ -26,7 +27,7 @@ def read_quota():
     result needs at least one service.
     """
     with db.connection() as conn:
-        rows = list_quotas(conn, g.user["id"])
+        rows = list_quotas(conn, g.user["id"], known=(SERVICES, PROCESS_TYPES))  # not the 6.20-only ones
     if not rows:
         raise NotFound("quota")
     services = [

@@ -12,6 +12,7 @@ from app.db.processes import daily_statistics
 from app.errors import ApiError
 from app.extensions import Blueprint
 from app.report import write_report
+from schemas.common import PROCESS_TYPES, SERVICES
 from schemas.processes import StatisticsQuery
 from schemas.statistics import UserStatistics
 
@@ -38,13 +39,15 @@ def period(query, user):
     return first, last
 
 
-def statistics_rows(query, user):
+def statistics_rows(query, user, known=(SERVICES, PROCESS_TYPES)):
+    """known: the services and process types to report (default: those 7.9 can name; the
+    6.20 dialect passes its own)."""
     first, last = period(query, user)
     if first > last:
         return first, last, []
     with db.connection() as conn:
         rows = daily_statistics(
-            conn, user["id"], user["timezone"], first, last, query.get("service"), query.get("process_type")
+            conn, user["id"], user["timezone"], first, last, query.get("service"), query.get("process_type"), known
         )
     return first, last, rows
 

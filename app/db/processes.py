@@ -147,22 +147,43 @@ def upsert_processes(conn, records):
         conn.execute(process_points.insert(), [{"process_code": code, "point_key": key} for code, key in new_keys])
 
 
-def _period_filters(user_id, start_us, end_us, service=None, process_type=None):
+def known_filters(known, requests_too=False):
+    """Clauses keeping only the processes an API dialect can name. known is None (every
+    process) or a pair (services, process_types); with requests_too, a process one of whose
+    requests names another service is left out as well."""
+    if known is None:
+        return []
+    services, process_types = (sorted(values) for values in known)
+    clauses = [processes.c.service.in_(services), processes.c.process_type.in_(process_types)]
+    if requests_too:
+        clauses.append(
+            ~exists().where(
+                and_(
+                    process_requests.c.process_code == processes.c.process_code,
+                    process_requests.c.service.not_in(services),
+                )
+            )
+        )
+    return clauses
+
+
+def _period_filters(user_id, start_us, end_us, service=None, process_type=None, known=None):
     filters = [processes.c.user_id == user_id, processes.c.time_us >= start_us, processes.c.time_us < end_us]
     if service:
         filters.append(processes.c.service == service)
     if process_type:
         filters.append(processes.c.process_type == process_type)
-    return filters
+    return filters + known_filters(known)
 
 
-def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None, process_type=None):
+def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None, process_type=None, known=None):
     """Rows (day, service, process_type, unique_points, points, elements, processes) for the
-    user's local days first_day..last_day (inclusive), computed by the database."""
+    user's local days first_day..last_day (inclusive), computed by the database. known
+    (services, process_types) restricts the rows to those values (None: every row)."""
     offset = tz_hours * HOUR_US
     start_us = day_number(first_day) * DAY_US - offset
     end_us = (day_number(last_day) + 1) * DAY_US - offset
-    filters = _period_filters(user_id, start_us, end_us, service, process_type)
+    filters = _period_filters(user_id, start_us, end_us, service, process_type, known)
     # Inline integer literals (ours, never the caller's text): PostgreSQL must see the same
     # expression in SELECT and GROUP BY, which two bound parameters would not be. The day is
     # counted from the period's first day: the filters keep the dividend non-negative, so SQL's
@@ -205,9 +226,13 @@ def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None,
     return rows
 
 
-def audit(conn, user_id, start_us, end_us, filters, sort_field, descending, offset, limit):
-    """(overall_total, filter_total, page of actions with their requests)."""
+def audit(conn, user_id, start_us, end_us, filters, sort_field, descending, offset, limit, known=None):
+    """(overall_total, filter_total, page of actions with their requests). known
+    (services, process_types) leaves out, of both totals and the page, every process that
+    names another value, in itself or in one of its requests (None: every process)."""
+    visible = known_filters(known, requests_too=True)
     where = _period_filters(user_id, start_us, end_us + 1, filters.get("service"), filters.get("process_type"))
+    where += visible
     if filters.get("status"):
         where.append(processes.c.status == filters["status"])
     if filters.get("operation"):
@@ -219,7 +244,7 @@ def audit(conn, user_id, start_us, end_us, filters, sort_field, descending, offs
                 )
             )
         )
-    overall = conn.execute(select(func.count()).where(processes.c.user_id == user_id)).scalar_one()
+    overall = conn.execute(select(func.count()).where(processes.c.user_id == user_id, *visible)).scalar_one()
     filtered = conn.execute(select(func.count()).select_from(processes).where(*where)).scalar_one()
     column = SORT_COLUMNS[sort_field]
     order = [column.desc() if descending else column.asc()]

@@ -66,9 +66,10 @@ def create_user(conn, username, company_key, password_hash, roles, timezone=0):
     return get_user_by_username(conn, username)
 
 
-def update_profile(conn, user_id, changes):
-    """Apply the present fields of an InfoChangeRequest; None clears a field."""
-    values = {name: changes[name] for name in EDITABLE_FIELDS if name in changes}
+def update_profile(conn, user_id, changes, editable=EDITABLE_FIELDS):
+    """Apply the present fields of an InfoChangeRequest; None clears a field. editable names
+    the columns the caller's dialect may change."""
+    values = {name: changes[name] for name in editable if name in changes}
     if "attributes" in values and values["attributes"] is None:
         values["attributes"] = []
     values["edit_date"] = utcnow()
