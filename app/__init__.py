@@ -56,6 +56,9 @@ def create_app(test_config=None):
 
     for blueprint in blueprints():
         smorest_api.register_blueprint(blueprint)
+    from app.api import v6
+
+    v6.init_app(app)  # the legacy 6.20 dialect under /v6, with its own OpenAPI document
     # smorest registers its own HTTPException handler at init: ours must win everywhere.
     errors.register(app)
 

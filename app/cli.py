@@ -13,8 +13,9 @@ from app.db import NotFound
 from app.db import quotas as quota_queries
 from app.db import users as user_queries
 from app.security import hash_password
-from schemas.common import PROCESS_TYPES, SERVICES, USER_ROLES
+from schemas.common import USER_ROLES
 from schemas.user import User
+from schemas.v6 import METHOD_GROUPS, SERVICE_NAMES
 
 
 class AccountGroup(AppGroup):
@@ -89,12 +90,16 @@ def create_user_command(username, company, roles, timezone, password_stdin):
 
 @account.command("set-quota")
 @click.argument("username")
-@click.argument("service", type=click.Choice(SERVICES))
-@click.argument("process_type", type=click.Choice(PROCESS_TYPES))
+# The 6.20 names are a superset of the 7.9 ones; a quota only 6.20 can name is shown by /v6 alone.
+@click.argument("service", type=click.Choice(SERVICE_NAMES))
+@click.argument("process_type", type=click.Choice(METHOD_GROUPS))
 @click.option("--points-per-request", type=click.IntRange(0, 10**6), required=True)
 @click.option("--points-per-day", type=click.IntRange(0, 10**8), required=True)
 @click.option("--max-concurrent", type=click.IntRange(0, 1000), required=True)
-def set_quota_command(username, service, process_type, points_per_request, points_per_day, max_concurrent):
+@click.option("--points-per-date-window", type=click.IntRange(0, 10**8), help="6.20 only; unset when not given.")
+def set_quota_command(
+    username, service, process_type, points_per_request, points_per_day, max_concurrent, points_per_date_window
+):
     """Set (insert or replace) a user's quota for one service and process type."""
     try:
         with db.transaction() as conn:
@@ -107,6 +112,7 @@ def set_quota_command(username, service, process_type, points_per_request, point
                 points_per_request=points_per_request,
                 points_per_day=points_per_day,
                 max_concurrent_execution=max_concurrent,
+                points_per_date_window=points_per_date_window,
             )
     except NotFound:
         _fail(f"no user {username!r}")

@@ -54,8 +54,20 @@ def tracedata():
     }
 
 
+# Paths of the legacy 6.20 dialect, whose errors carry the 6.20 bodies.
+V6_PREFIX = "/v6"
+
+
+def is_v6_request():
+    return has_request_context() and (request.path == V6_PREFIX or request.path.startswith(V6_PREFIX + "/"))
+
+
 def error_response(status, message, headers=None, resource_key=None):
-    if status == _NOT_FOUND:
+    if is_v6_request():
+        from app.v6_mapping import error_body  # imported here: it builds on this module
+
+        body = error_body(status, message, resource_key or request.path[:256], tracedata())
+    elif status == _NOT_FOUND:
         body = {"resource_key": resource_key or request.path[:256], "detail": {"tracedata": tracedata()}}
     else:
         body = {"tracedata": tracedata(), "message": message}

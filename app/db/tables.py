@@ -49,6 +49,8 @@ quotas = Table(
     Column("points_per_request", Integer, nullable=False),
     Column("points_per_day", BigInteger, nullable=False),
     Column("max_concurrent_execution", Integer, nullable=False),
+    # 6.20 MethodQuota.points_per_date_window; NULL when not set.
+    Column("points_per_date_window", BigInteger),
     UniqueConstraint("user_id", "service", "process_type", name="uq_quotas_user_service_type"),
 )
 

@@ -1,0 +1,77 @@
+"""The legacy API 6.20 dialect, served under /v6 beside 7.9, over the same database.
+
+Its own Api (OpenAPI document version 6.20 at /v6/account/openapi) and blueprints with
+the 6.20 schemas; behind them the same query functions, authentication and tokens as
+7.9. Where 7.9 already has the behaviour, the 6.20 view parses its own schema and runs
+the undecorated 7.9 view function (`implementation`), so the two cannot drift.
+"""
+
+import inspect
+from http import HTTPStatus
+
+from app.docs import SUMMARIES_RU
+from app.extensions import Api
+from schemas.v6 import ERRORS_BY_STATUS, General400
+
+PREFIX = "/v6/account"
+
+
+class ApiV6(Api):
+    ERROR_SCHEMA = General400
+    # Read by app.docs for file_ru.html.
+    SUMMARIES_RU = {
+        **SUMMARIES_RU,
+        "read_data": "Получение входных или выходных данных по tracecode.",
+        "read_report": "Создание отчета со статистикой по использованию.",
+        "write_processes": "Запись процессов расчётными сервисами, с названиями 6.20 (расширение API).",
+    }
+
+
+api = ApiV6(config_prefix="V6")
+
+CONFIG = {
+    "V6_API_TITLE": "VRt.Account (legacy 6.20)",
+    "V6_API_VERSION": "6.20",
+    "V6_OPENAPI_VERSION": "3.0.3",
+    "V6_OPENAPI_URL_PREFIX": f"{PREFIX}/openapi",
+    "V6_OPENAPI_JSON_PATH": "openapi.json",
+    "V6_OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "V6_OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "V6_OPENAPI_REDOC_PATH": "/redoc",
+    "V6_OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+}
+
+
+def implementation(view):
+    """The undecorated function of a 7.9 view: the 6.20 view has already parsed its own
+    arguments (same keys) and checked the caller, and runs the very same code."""
+    return inspect.unwrap(view)
+
+
+def operation(blp, *error_codes):
+    """Document a 6.20 view: operationId = the view's name (the 6.20 client's operation),
+    error responses with the 6.20 bodies."""
+
+    def decorate(view):
+        for code in error_codes:
+            view = blp.alt_response(code, schema=ERRORS_BY_STATUS[code], description=HTTPStatus(code).phrase)(view)
+        return blp.doc(operationId=view.__name__)(view)
+
+    return decorate
+
+
+def init_app(app):
+    """Serve the 6.20 dialect on app: its Api, its document and its blueprints."""
+    from app.api.v6 import audit, auth, data, info, processes, quota, statistics, system
+
+    app.config.update(CONFIG)
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            }
+        },
+    )
+    for module in (auth, info, statistics, audit, data, quota, system, processes):
+        api.register_blueprint(module.blp)

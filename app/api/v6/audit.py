@@ -1,0 +1,44 @@
+"""The caller's actions (6.20): the 7.9 audit query, every stored name included."""
+
+from flask import g
+
+from app import db, v6_mapping
+from app.api.audit import audit_period
+from app.api.v6 import PREFIX, operation
+from app.auth import login_required
+from app.db.processes import audit
+from app.extensions import Blueprint
+from schemas.v6 import SORT_FIELDS, AccountAuditResult, AuditQuery
+
+blp = Blueprint("v6_audit", __name__, url_prefix=PREFIX, description="Audit.")
+
+
+@blp.route("/audit", methods=["GET"])
+@login_required()
+@operation(blp, 400, 401, 500)
+@blp.arguments(AuditQuery, location="query")
+@blp.response(200, AccountAuditResult)
+def read_audit(query):
+    """The caller's actions in a period (both ends inclusive), filtered, sorted and paged.
+
+    No period: today from 00:00 (the user's timezone) up to now. sort_field is one of
+    time, code, service_name, method_group, username, company_key. An action's tracedata is
+    its first request's; its duration is the sum of its calculation durations.
+    """
+    start_us, end_us = audit_period(query, g.user)
+    with db.connection() as conn:
+        overall, filtered, page = audit(
+            conn,
+            g.user["id"],
+            start_us,
+            end_us,
+            v6_mapping.audit_filters(query),
+            SORT_FIELDS[query.get("sort_field", "time")],
+            query["sort_direction"] == "DESC",
+            query["offset"],
+            query["limit"],
+        )
+    return {
+        "actions": [v6_mapping.audit_action(row) for row in page],
+        "statistics": {"overall": {"total": overall}, "filter": {"total": filtered}},
+    }

@@ -1,0 +1,82 @@
+"""Input and output files of processes (6.20): GET /account/data/{tracecode}.
+
+data_flow_stage 0 is the raw data, the only stage stored: 1..3 are a General404 (no such
+file). data_flow_convert ORIGIN gives the stored bytes; JSON gives stored bytes that are
+JSON; XLSX renders stored JSON (an object or an array of objects) as a sheet. Stored data
+that does not allow the conversion is a General400.
+"""
+
+from flask import Response, g, stream_with_context
+
+from app import db, v6_mapping
+from app.actions import record_own_action
+from app.api.data import BINARY
+from app.api.statistics import XLSX
+from app.api.v6 import PREFIX, operation
+from app.auth import login_required
+from app.db import NotFound
+from app.db import processes as process_queries
+from app.extensions import Blueprint
+from schemas.v6 import DataQuery, TracecodePath
+
+blp = Blueprint("v6_data", __name__, url_prefix=PREFIX, description="Process data.")
+
+RAW_STAGE = 0
+_CONVERTED = {"JSON": ("application/json", "json"), "XLSX": (XLSX, "xlsx")}
+
+
+@blp.route("/data/<tracecode>", methods=["GET"])
+@login_required()
+@operation(blp, 400, 401, 404, 500)
+@blp.arguments(TracecodePath, location="path", as_kwargs=True)
+@blp.arguments(DataQuery, location="query")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The file: the stored bytes, or converted to JSON or XLSX.",
+            "content": {
+                "application/octet-stream": {"schema": BINARY},
+                "application/json": {"schema": BINARY},
+                XLSX: {"schema": BINARY},
+            },
+        }
+    }
+)
+def read_data(query, tracecode):
+    """The stored input or output file of one of the caller's processes.
+
+    Another user's process, an unknown code, a missing file and a stage other than 0 are
+    the same General404.
+    """
+    code, flow, convert = str(tracecode), query["data_flow_type"], query["data_flow_convert"]
+    if query["data_flow_stage"] != RAW_STAGE:
+        raise NotFound(code)
+    with db.transaction() as conn:
+        process_queries.get_process(conn, g.user["id"], code)
+        if not process_queries.file_chunk_count(conn, code, flow):
+            raise NotFound(code)
+        if convert == "ORIGIN":
+            record_own_action(conn, g.user, "read_data")
+    stem = f"{code}_{flow.lower()}_raw"
+    if convert == "ORIGIN":
+
+        def stream():
+            with db.connection() as conn:
+                yield from process_queries.file_chunks(conn, code, flow)
+
+        return Response(
+            stream_with_context(stream()),
+            mimetype="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.bin"'},
+        )
+
+    with db.connection() as conn:
+        data = v6_mapping.read_limited(process_queries.file_chunks(conn, code, flow))
+    value = v6_mapping.parse_json(data)
+    body = data if convert == "JSON" else v6_mapping.to_xlsx(value)
+    with db.transaction() as conn:
+        record_own_action(conn, g.user, "read_data")
+    mimetype, extension = _CONVERTED[convert]
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{stem}.{extension}"'}
+    )
