@@ -25,13 +25,20 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
+# The 6.20 reference client has the 7.9 client's import name: it lives apart, in
+# $(VENV)/v620, and tests/test_v6_contract.py runs it in a subprocess.
+$(VENV)/.v620: requirements-v6.txt | $(BIN)/python
+	rm -rf $(VENV)/v620
+	$(BIN)/pip install --quiet --no-deps --target $(VENV)/v620 -r requirements-v6.txt
+	touch $@
+
 migrate: $(VENV)/.runtime ## Create or upgrade the database schema
 	$(BIN)/flask --app wsgi account migrate
 
 run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless ACCOUNT_DATABASE_URL is set)
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
-test: $(VENV)/.dev ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
+test: $(VENV)/.dev $(VENV)/.v620 ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev ## ruff check and format check
