@@ -35,12 +35,24 @@ def read_data(query, process_code):
     Another user's process, an unknown code and a missing file are the same General404.
     """
     code, flow = str(process_code), query["data_flow_type"]
+    check_file(g.user, code, flow, record="read_data")
+    return file_download(code, flow, f"{code}_{flow.lower()}_raw.bin")
+
+
+def check_file(user, code, flow, record=None):
+    """General404 unless the user's process code has a stored flow file; with record (an
+    operation name), the download is recorded as the user's own action in the same
+    transaction."""
     with db.transaction() as conn:
-        process_queries.get_process(conn, g.user["id"], code)
-        chunks = process_queries.file_chunk_count(conn, code, flow)
-        if not chunks:
+        process_queries.get_process(conn, user["id"], code)
+        if not process_queries.file_chunk_count(conn, code, flow):
             raise NotFound(code)
-        record_own_action(conn, g.user, "read_data")
+        if record:
+            record_own_action(conn, user, record)
+
+
+def file_download(code, flow, filename):
+    """The stored file streamed from one SELECT, as an attachment."""
 
     def stream():
         with db.connection() as conn:
@@ -49,7 +61,7 @@ def read_data(query, process_code):
     return Response(
         stream_with_context(stream()),
         mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{code}_{flow.lower()}_raw.bin"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -102,11 +102,16 @@ def generate_statistics(query):
 )
 def generate_report(query):
     """The usage statistics as an .xlsx report: a data sheet and a summary with a chart."""
-    user = g.user
-    first, last, rows = statistics_rows(query, user)
+    return report_response(query, g.user, "generate_report")
+
+
+def report_response(query, user, operation_name, known=(SERVICES, PROCESS_TYPES)):
+    """The .xlsx report of the caller's statistics, recorded as their own action
+    operation_name (the dialect's operation); known as for statistics_rows."""
+    first, last, rows = statistics_rows(query, user, known)
     handle = write_report(rows, user["username"], user["company_key"], first, last)
     with db.transaction() as conn:
-        record_own_action(conn, user, "generate_report")
+        record_own_action(conn, user, operation_name)
     return send_file(
         handle,
         mimetype=XLSX,

@@ -6,11 +6,11 @@ JSON; XLSX renders stored JSON (an object or an array of objects) as a sheet. St
 that does not allow the conversion is a General400.
 """
 
-from flask import Response, g, stream_with_context
+from flask import Response, g
 
 from app import db, v6_mapping
 from app.actions import record_own_action
-from app.api.data import BINARY
+from app.api.data import BINARY, check_file, file_download
 from app.api.statistics import XLSX
 from app.api.v6 import PREFIX, operation
 from app.auth import login_required
@@ -51,31 +51,18 @@ def read_data(query, tracecode):
     code, flow, convert = str(tracecode), query["data_flow_type"], query["data_flow_convert"]
     if query["data_flow_stage"] != RAW_STAGE:
         raise NotFound(code)
-    with db.transaction() as conn:
-        process_queries.get_process(conn, g.user["id"], code)
-        if not process_queries.file_chunk_count(conn, code, flow):
-            raise NotFound(code)
-        if convert == "ORIGIN":
-            record_own_action(conn, g.user, "read_data")
     stem = f"{code}_{flow.lower()}_raw"
     if convert == "ORIGIN":
+        check_file(g.user, code, flow, record="read_data")
+        return file_download(code, flow, f"{stem}.bin")
 
-        def stream():
-            with db.connection() as conn:
-                yield from process_queries.file_chunks(conn, code, flow)
-
-        return Response(
-            stream_with_context(stream()),
-            mimetype="application/octet-stream",
-            headers={"Content-Disposition": f'attachment; filename="{stem}.bin"'},
-        )
-
+    check_file(g.user, code, flow)
     with db.connection() as conn:
         data = v6_mapping.read_limited(process_queries.file_chunks(conn, code, flow))
     value = v6_mapping.parse_json(data)
     body = data if convert == "JSON" else v6_mapping.to_xlsx(value)
     with db.transaction() as conn:
-        record_own_action(conn, g.user, "read_data")
+        record_own_action(conn, g.user, "read_data")  # only once the conversion succeeded
     mimetype, extension = _CONVERTED[convert]
     return Response(
         body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{stem}.{extension}"'}

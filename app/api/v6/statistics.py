@@ -1,14 +1,12 @@
 """Usage statistics and the XLSX report (6.20): the 7.9 queries, every stored name included."""
 
-from flask import g, send_file
+from flask import g
 
-from app import db, v6_mapping
-from app.actions import record_own_action
-from app.api.statistics import XLSX, statistics_rows
+from app import v6_mapping
+from app.api.statistics import XLSX, report_response, statistics_rows
 from app.api.v6 import PREFIX, operation
 from app.auth import login_required
 from app.extensions import Blueprint
-from app.report import write_report
 from schemas.v6 import StatisticsQuery, UserStatistics
 
 blp = Blueprint("v6_statistics", __name__, url_prefix=PREFIX, description="Usage statistics.")
@@ -43,14 +41,4 @@ def generate_statistics(query):
 )
 def read_report(query):
     """The usage statistics as an .xlsx report (the same workbook as 7.9's)."""
-    user = g.user
-    first, last, rows = statistics_rows(query, user, known=None)
-    handle = write_report(rows, user["username"], user["company_key"], first, last)
-    with db.transaction() as conn:
-        record_own_action(conn, user, "read_report")
-    return send_file(
-        handle,
-        mimetype=XLSX,
-        as_attachment=True,
-        download_name=f"report_{user['username']}_{first.isoformat()}_{last.isoformat()}.xlsx",
-    )
+    return report_response(query, g.user, "read_report", known=None)
