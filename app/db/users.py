@@ -1,9 +1,10 @@
 """Queries on users."""
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import insert, select, update
 
+from app import clock
 from app.db import NotFound
 from app.db.tables import users
 
@@ -20,7 +21,8 @@ class ConcurrentChange(RuntimeError):
 
 
 def utcnow():
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, naive UTC, from the service's clock (tests inject theirs)."""
+    return clock.now().astimezone(UTC).replace(tzinfo=None)
 
 
 def _row(row):
