@@ -470,3 +470,18 @@ def test_logins_password_changes_and_info_updates_are_account_actions(client, al
         "update_info",
         "run_token_generation",
     ]
+
+
+def test_the_foreign_service_index_names_exactly_the_79_services():
+    """The partial index of migration 0005 serves the audit's NOT EXISTS only while its
+    list is the query's: 7.9's services."""
+    import importlib.util
+
+    from app.migrate import MIGRATIONS
+    from schemas.common import SERVICES
+
+    path = MIGRATIONS / "versions" / "0005_requests_foreign_service.py"
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.SERVICES_79 == tuple(sorted(SERVICES))

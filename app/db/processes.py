@@ -230,13 +230,13 @@ def audit(conn, user_id, start_us, end_us, filters, sort_field, descending, offs
     """(overall_total, filter_total, page of actions with their requests). known
     (services, process_types) leaves out, of both totals and the page, every process that
     names another value, in itself or in one of its requests (None: every process)."""
-    visible = known_filters(known, requests_too=True)
-    where = _period_filters(user_id, start_us, end_us + 1, filters.get("service"), filters.get("process_type"))
-    where += visible
+    visible = [processes.c.user_id == user_id, *known_filters(known, requests_too=True)]
+    # What the filters add to "the caller's visible processes": the period first.
+    narrowing = _period_filters(user_id, start_us, end_us + 1, filters.get("service"), filters.get("process_type"))[1:]
     if filters.get("status"):
-        where.append(processes.c.status == filters["status"])
+        narrowing.append(processes.c.status == filters["status"])
     if filters.get("operation"):
-        where.append(
+        narrowing.append(
             exists().where(
                 and_(
                     process_requests.c.process_code == processes.c.process_code,
@@ -244,8 +244,11 @@ def audit(conn, user_id, start_us, end_us, filters, sort_field, descending, offs
                 )
             )
         )
-    overall = conn.execute(select(func.count()).where(processes.c.user_id == user_id, *visible)).scalar_one()
-    filtered = conn.execute(select(func.count()).select_from(processes).where(*where)).scalar_one()
+    where = visible + narrowing
+    # Both counters in one pass over the caller's processes (COUNT ... FILTER).
+    overall, filtered = conn.execute(
+        select(func.count(), func.count().filter(and_(*narrowing))).select_from(processes).where(*visible)
+    ).one()
     column = SORT_COLUMNS[sort_field]
     order = [column.desc() if descending else column.asc()]
     if sort_field != "process_code":
