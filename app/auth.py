@@ -6,7 +6,7 @@ from copy import deepcopy
 from flask import current_app, g, request
 
 from app import db
-from app.db.users import find_user
+from app.db.users import find_user_for_token
 from app.errors import ApiError
 from app.security import InvalidToken, decode_token, unquote_token
 
@@ -20,8 +20,7 @@ def user_for_token(raw_token):
         claims = decode_token(current_app.config, unquote_token(raw_token))
     except InvalidToken:
         return None
-    with db.connection() as conn:
-        user = find_user(conn, claims["sub"])
+    user = db.lookup(lambda conn: find_user_for_token(conn, claims["sub"]))  # revocation: checked on every call
     if user is None or not user["enabled"] or user["token_version"] != claims["ver"]:
         return None
     return user

@@ -11,6 +11,10 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+# What json.loads(text, parse_constant=...) builds on every call, built once.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def _depth(value, limit):
     stack = [(value, 1)]
     while stack:
@@ -31,7 +35,7 @@ def loads(data):
     except UnicodeDecodeError as exc:
         raise ApiError(400, "Invalid request: body: not valid UTF-8") from exc
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _DECODER.decode(text)
     except RecursionError as exc:
         raise ApiError(400, "Invalid request: body: nested too deeply") from exc
     except ValueError as exc:

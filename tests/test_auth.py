@@ -9,6 +9,7 @@ import pytest
 
 from app.db import transaction
 from app.db import users as user_queries
+from app.db.tables import users
 from app.security import issue_token
 from tests.conftest import PASSWORD, TEST_SECRET, assert_tracedata
 
@@ -389,3 +390,24 @@ def test_characters_past_72_bytes_still_count(client, make_user, prefix):
     assert _generate(client, password=prefix + "Y").status_code == 401
     assert _generate(client, password=prefix).status_code == 401
     assert _generate(client, password=prefix + "X").status_code == 200
+
+
+def test_the_token_lookup_reads_the_user_as_find_user_does(app, make_user):
+    """user_for_token's fast path (the Core statement on the driver's cursor on
+    PostgreSQL) returns exactly what find_user returns, JSON columns and dates included."""
+    from app import db
+    from app.db.users import find_user, find_user_for_token
+
+    make_user(username="lookup_user", roles=("USER", "ADMIN"), timezone=-5)
+    with app.app_context():
+        with db.transaction() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.username == "lookup_user")
+                .values(attributes=[{"key": "k", "value": "v"}], email="l@example.com")
+            )
+        with db.connection() as conn:
+            expected = find_user(conn, "lookup_user")
+        assert expected["roles"] == ["USER", "ADMIN"] and expected["attributes"] == [{"key": "k", "value": "v"}]
+        assert db.lookup(lambda conn: find_user_for_token(conn, "lookup_user")) == expected
+        assert db.lookup(lambda conn: find_user_for_token(conn, "nobody")) is None

@@ -398,3 +398,25 @@ def test_unknown_user_and_wrong_password_cost_the_same_bcrypt_work(client, make_
     assert _attempt(client, "alice", address="10.0.0.4").status_code == 401
     assert len(unknown) == len(calls) == 1
     assert unknown[0] == calls[0]  # same algorithm and cost: $2b$04$
+
+
+def test_a_token_verified_before_still_expires_and_needs_the_same_secret(app, monkeypatch):
+    """decode_token remembers tokens it verified: a hit still checks exp, and the cache
+    key holds the secret and the other settings."""
+    import time as time_module
+
+    from app import security
+
+    config = dict(app.config)
+    token = security.issue_token(config, {"username": "alice", "token_version": 0}, 60)
+    assert security.decode_token(config, token)["sub"] == "alice"
+    assert security.decode_token(config, token)["sub"] == "alice"  # a hit
+    other = {**config, "JWT_SECRET": config["JWT_SECRET"] + "-rotated"}
+    with pytest.raises(security.InvalidToken):
+        security.decode_token(other, token)
+    with pytest.raises(security.InvalidToken):
+        security.decode_token({**config, "JWT_AUDIENCE": "another"}, token)
+    later = time_module.time() + 60 + int(config["JWT_LEEWAY"]) + 1
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    with pytest.raises(security.InvalidToken):
+        security.decode_token(config, token)

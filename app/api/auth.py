@@ -2,7 +2,7 @@
 
 import json
 
-from flask import current_app, g, request
+from flask import current_app, g, jsonify, request
 
 from app import db, jsonbody, throttle
 from app.actions import record_own_action
@@ -100,9 +100,11 @@ def run_token_validation():
     Expired, forged, revoked and malformed tokens are not an error: they are `valid: false`.
     """
     user = user_for_token(unquote_token(_token_from_body()))
+    # The body TokenValidationResult documents, built here rather than dumped by the
+    # schema: the platform validates a token on every request (see README, Performance).
     if user is None:
-        return {"valid": False, "roles": []}
-    return {"valid": True, "roles": user["roles"]}
+        return jsonify(valid=False, roles=[])
+    return jsonify(valid=True, roles=list(user["roles"]))
 
 
 @blp.route("/password", methods=["POST"])
