@@ -7,7 +7,7 @@ WORKERS ?= 2
 export ACCOUNT_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint clean
+.PHONY: help run migrate test lint clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,11 @@ $(VENV)/.v620: requirements-v6.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps --target $(VENV)/v620 -r requirements-v6.txt
 	touch $@
 
+# The benchmark suite's tools (py-spy; wrk is Debian's package, installed by `make bench`).
+$(VENV)/.bench: requirements.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $(VENV)/.runtime $@
+
 migrate: $(VENV)/.runtime ## Create or upgrade the database schema
 	$(BIN)/flask --app wsgi account migrate
 
@@ -40,6 +45,13 @@ run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless
 
 test: $(VENV)/.dev $(VENV)/.v620 ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest
+
+# BENCH_ARGS passes options to bench/run.py: "--rounds 7", "--only info --profile info", "--tiny".
+bench: $(VENV)/.bench ## Benchmark on PostgreSQL (ACCOUNT_BENCH_DATABASE_URL): writes bench/RESULTS.md and results.json
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null 2>&1; } \
+	  || echo "wrk not installed: the load comes from Python threads"
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(VENV)/.dev ## ruff check and format check
 	$(BIN)/ruff check .
