@@ -94,7 +94,7 @@ def decode_token(config, token):
         if expires <= time.time() - leeway:  # PyJWT's own test of exp
             raise InvalidToken("ExpiredSignatureError")
         return dict(claims)
-    claims = _verify(config, token)
+    claims = _verify(config, token, leeway)
     with _verified_lock:
         if len(_verified) >= _VERIFIED_MAX:
             _verified.pop(next(iter(_verified)))  # the oldest entry
@@ -102,7 +102,7 @@ def decode_token(config, token):
     return dict(claims)
 
 
-def _verify(config, token):
+def _verify(config, token, leeway):
     try:
         header = jwt.get_unverified_header(token)
         if set(header) - _ALLOWED_HEADER_KEYS or header.get("alg") != config["JWT_ALGORITHM"]:
@@ -113,7 +113,7 @@ def _verify(config, token):
             algorithms=[config["JWT_ALGORITHM"]],
             audience=config["JWT_AUDIENCE"],
             issuer=config["JWT_ISSUER"],
-            leeway=int(config["JWT_LEEWAY"]),
+            leeway=leeway,
             options={"require": _REQUIRED_CLAIMS, "strict_aud": True},
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:

@@ -79,15 +79,25 @@ def run_token_generation(data):
     return _token_response(issue_token(config, user, data["ttl_seconds"]))
 
 
-def _token_from_body():
+def token_from_body(minimum=TOKEN_MIN, maximum=TOKEN_MAX):
+    """The token of a validation request: a JSON string of the dialect's bounds."""
     if request.mimetype != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
     body = jsonbody.loads(request.get_data(cache=True))
     if not isinstance(body, str):
         raise ApiError(400, "Invalid request: body: must be a JSON string (the token)")
-    if not TOKEN_MIN <= len(body) <= TOKEN_MAX:
-        raise ApiError(400, f"Invalid request: body: length must be between {TOKEN_MIN} and {TOKEN_MAX}.")
+    if not minimum <= len(body) <= maximum:
+        raise ApiError(400, f"Invalid request: body: length must be between {minimum} and {maximum}.")
     return body
+
+
+def validation_result(token):
+    """The TokenValidationResult of a token, built here rather than dumped by the schema:
+    the platform validates a token on every request (see README, Performance)."""
+    user = user_for_token(unquote_token(token))
+    if user is None:
+        return jsonify(valid=False, roles=[])
+    return jsonify(valid=True, roles=list(user["roles"]))
 
 
 @blp.route("/token/validation", methods=["POST"])
@@ -99,12 +109,7 @@ def run_token_validation():
 
     Expired, forged, revoked and malformed tokens are not an error: they are `valid: false`.
     """
-    user = user_for_token(unquote_token(_token_from_body()))
-    # The body TokenValidationResult documents, built here rather than dumped by the
-    # schema: the platform validates a token on every request (see README, Performance).
-    if user is None:
-        return jsonify(valid=False, roles=[])
-    return jsonify(valid=True, roles=list(user["roles"]))
+    return validation_result(token_from_body())
 
 
 @blp.route("/password", methods=["POST"])

@@ -20,6 +20,13 @@ blp = Blueprint("statistics", __name__, url_prefix="/account", description="Usag
 
 MAX_DAYS = 3653
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The report's documented answer, in both dialects.
+REPORT_RESPONSES = {
+    "200": {
+        "description": "Report in XLSX format.",
+        "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def local_today(user):
@@ -92,14 +99,7 @@ def generate_statistics(query):
 @login_required()
 @operation(blp, 400, 401, 500)
 @blp.arguments(StatisticsQuery, location="query")
-@blp.doc(
-    responses={
-        "200": {
-            "description": "Report in XLSX format.",
-            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
-        }
-    }
-)
+@blp.doc(responses=REPORT_RESPONSES)
 def generate_report(query):
     """The usage statistics as an .xlsx report: a data sheet and a summary with a chart."""
     return report_response(query, g.user, "generate_report")

@@ -35,20 +35,27 @@ def version():
     return {"major": API_MAJOR, "minor": API_MINOR, "build": __version__}
 
 
+# The documentation files' documented answer, in both dialects.
+FILE_RESPONSES = {
+    "200": {
+        "description": "The documentation file.",
+        "content": {"text/html": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
 @blp.route("/file/<string:filename>", methods=["GET"])
 @operation(blp, 400, 404, 500)
 @blp.arguments(FileParameters, location="path", as_kwargs=True)
-@blp.doc(
-    responses={
-        "200": {
-            "description": "The documentation file.",
-            "content": {"text/html": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
-        }
-    }
-)
+@blp.doc(responses=FILE_RESPONSES)
 def file(filename):
     """A documentation file of this service (file_en.html, file_ru.html, openapi.json...)."""
-    document = docs.render(filename)
+    return documentation_file(filename)
+
+
+def documentation_file(filename, spec_api=None):
+    """A documentation file of the document of spec_api (7.9's unless told), or General404."""
+    document = docs.render(filename, spec_api)
     if document is None:
         raise NotFound(filename)
     content, mimetype = document

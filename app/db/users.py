@@ -25,10 +25,14 @@ def utcnow():
     return clock.now().astimezone(UTC).replace(tzinfo=None)
 
 
-def _row(row):
-    if row is None:
-        return None
-    user = dict(row._mapping)
+# find_user's statement; its columns are the table's, in order.
+_USER_BY_NAME = select(users).where(users.c.username == bindparam("username"))
+_USER_COLUMNS = tuple(users.c.keys())
+
+
+def _user(values):
+    """A users row (a mapping of its columns) as a dict, its dates aware UTC."""
+    user = dict(values)
     for name in ("creation_date", "edit_date"):
         if user.get(name) is not None:
             user[name] = user[name].replace(tzinfo=UTC)
@@ -36,15 +40,16 @@ def _row(row):
 
 
 def get_user_by_username(conn, username):
-    row = conn.execute(select(users).where(users.c.username == username)).first()
-    if row is None:
+    user = find_user(conn, username)
+    if user is None:
         raise NotFound("user")
-    return _row(row)
+    return user
 
 
 def find_user(conn, username):
     """The user or None: for login, where a missing user is not an error of its own."""
-    return _row(conn.execute(select(users).where(users.c.username == username)).first())
+    row = conn.execute(_USER_BY_NAME, {"username": username}).first()
+    return None if row is None else _user(row._mapping)
 
 
 def create_user(conn, username, company_key, password_hash, roles, timezone=0):
@@ -110,9 +115,8 @@ def set_roles(conn, username, roles):
     )
 
 
-# find_user's statement, prepared on the server once per connection for find_user_for_token:
-# the Core statement, compiled with positional $n parameters for PREPARE.
-_USER_BY_NAME = select(users).where(users.c.username == bindparam("username"))
+# find_user_for_token prepares find_user's statement on the server once per connection,
+# compiled with positional $n parameters for PREPARE.
 _PREPARED = "account_user_by_name"
 
 
@@ -145,11 +149,4 @@ def find_user_for_token(conn, username):
                 pass
             cursor.execute(f"EXECUTE {_PREPARED}(%s)", (username,))
         row = cursor.fetchone()
-        names = [column.name for column in cursor.description] if row is not None else None
-    if row is None:
-        return None
-    user = dict(zip(names, row, strict=True))
-    for name in ("creation_date", "edit_date"):
-        if user.get(name) is not None:
-            user[name] = user[name].replace(tzinfo=UTC)
-    return user
+    return None if row is None else _user(zip(_USER_COLUMNS, row, strict=True))

@@ -1,14 +1,10 @@
 """Tokens and passwords (6.20): the 7.9 code behind the 6.20 bounds (passwords 1..1000)."""
 
-from flask import request
-
-from app import jsonbody
 from app.api import auth as auth79
 from app.api.v6 import PREFIX, implementation, operation
-from app.auth import login_required, user_for_token
+from app.auth import login_required
 from app.errors import ApiError
 from app.extensions import Blueprint
-from app.security import unquote_token
 from schemas.v6 import TOKEN_JSON_SCHEMA, TOKEN_MAX, TOKEN_MIN, PasswordRequest, TokenRequest, TokenValidationResult
 
 blp = Blueprint("v6_auth", __name__, url_prefix=PREFIX, description="Tokens and passwords.")
@@ -36,17 +32,7 @@ def run_token_generation(data):
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": TOKEN_JSON_SCHEMA}}})
 def run_token_validation():
     """Validate a token (of either dialect); an unusable token is `valid: false`."""
-    if request.mimetype != "application/json":
-        raise ApiError(415, "Content-Type must be application/json")
-    body = jsonbody.loads(request.get_data(cache=True))
-    if not isinstance(body, str):
-        raise ApiError(400, "Invalid request: body: must be a JSON string (the token)")
-    if not TOKEN_MIN <= len(body) <= TOKEN_MAX:
-        raise ApiError(400, f"Invalid request: body: length must be between {TOKEN_MIN} and {TOKEN_MAX}.")
-    user = user_for_token(unquote_token(body))
-    if user is None:
-        return {"valid": False, "roles": []}
-    return {"valid": True, "roles": user["roles"]}
+    return auth79.validation_result(auth79.token_from_body(TOKEN_MIN, TOKEN_MAX))
 
 
 @blp.route("/password", methods=["POST"])

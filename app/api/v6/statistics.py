@@ -3,7 +3,7 @@
 from flask import g
 
 from app import v6_mapping
-from app.api.statistics import XLSX, report_response, statistics_rows
+from app.api.statistics import REPORT_RESPONSES, report_response, statistics_rows
 from app.api.v6 import PREFIX, operation
 from app.auth import login_required
 from app.extensions import Blueprint
@@ -31,14 +31,7 @@ def generate_statistics(query):
 @login_required()
 @operation(blp, 400, 401, 500)
 @blp.arguments(StatisticsQuery, location="query")
-@blp.doc(
-    responses={
-        "200": {
-            "description": "Report in XLSX format.",
-            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
-        }
-    }
-)
+@blp.doc(responses=REPORT_RESPONSES)
 def read_report(query):
     """The usage statistics as an .xlsx report (the same workbook as 7.9's)."""
     return report_response(query, g.user, "read_report", known=None)

@@ -1,11 +1,7 @@
 """Health, version and the 6.20 documentation files."""
 
-from flask import Response
-
-from app import docs
 from app.api import system as system79
 from app.api.v6 import PREFIX, api, implementation, operation
-from app.db import NotFound
 from app.extensions import Blueprint
 from app.version import __version__
 from schemas.system import CheckResult, FileParameters
@@ -35,18 +31,7 @@ def version():
 @blp.route("/file/<string:filename>", methods=["GET"])
 @operation(blp, 404, 500)
 @blp.arguments(FileParameters, location="path", as_kwargs=True)
-@blp.doc(
-    responses={
-        "200": {
-            "description": "The documentation file.",
-            "content": {"text/html": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
-        }
-    }
-)
+@blp.doc(responses=system79.FILE_RESPONSES)
 def file(filename):
     """A documentation file of the 6.20 dialect (file_en.html, file_ru.html, openapi.json)."""
-    document = docs.render(filename, api)
-    if document is None:
-        raise NotFound(filename)
-    content, mimetype = document
-    return Response(content, mimetype=mimetype)
+    return system79.documentation_file(filename, api)
