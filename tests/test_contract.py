@@ -9,23 +9,13 @@ made with the real administration CLI, in a subprocess, against the same databas
 import functools
 import io
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import openpyxl
 import pytest
 import vrt_lss_account
-from sqlalchemy import create_engine, delete
 from vrt_lss_account import (
     AccountAuditResult,
     ApiClient,
@@ -61,124 +51,22 @@ from vrt_lss_account import (
     VersionResult,
 )
 
-from app.config import normalize_database_url
-from app.db.tables import metadata
+from tests import servers
 from tests.conftest import process_record
 
 pytestmark = pytest.mark.contract
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 SECRET = "contract-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 PASSWORD = "contract_password_1"
 ENV_ID = "contract"
-STARTUP_SECONDS = 30
-CLI_SECONDS = 60
-
-
-@dataclass
-class Server:
-    host: str
-    env: dict
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _environment(database_url, instance_path):
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ACCOUNT_")}
-    env.update(
-        ACCOUNT_DATABASE_URL=database_url,
-        ACCOUNT_JWT_SECRET=SECRET,
-        ACCOUNT_BCRYPT_ROUNDS="4",
-        ACCOUNT_ENV_ID=ENV_ID,
-        ACCOUNT_INSTANCE_PATH=str(instance_path),
-    )
-    return env
-
-
-def _tail(path, limit=4000):
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return text[-limit:]
-
-
-def _wait_ready(host, process, stderr_path):
-    deadline = time.monotonic() + STARTUP_SECONDS
-    last_error = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{_tail(stderr_path)}", pytrace=False)
-        try:
-            with urllib.request.urlopen(f"{host}/account/system/check", timeout=2) as response:
-                if response.status == 200 and json.load(response) == {"health": 1.0}:
-                    return
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            last_error = exc
-        time.sleep(0.2)
-    pytest.fail(
-        f"gunicorn not ready within {STARTUP_SECONDS}s ({last_error}):\n{_tail(stderr_path)}",
-        pytrace=False,
-    )
 
 
 @pytest.fixture(scope="module")
 def server(database_url, tmp_path_factory):
-    """gunicorn with two workers on a free port, on the backend of `database_url`."""
+    """gunicorn with two workers, on the backend of `database_url`."""
     workdir = tmp_path_factory.mktemp("contract")
-    env = _environment(database_url, workdir / "instance")
-    port = _free_port()
-    host = f"http://127.0.0.1:{port}"
-    stdout_path, stderr_path = workdir / "gunicorn.out", workdir / "gunicorn.err"
-    gunicorn = shutil.which("gunicorn", path=str(BIN)) or str(BIN / "gunicorn")
-    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    try:
-        _wait_ready(host, process, stderr_path)
-        yield Server(host=host, env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        _empty_tables(database_url)
-
-
-def _empty_tables(database_url):
-    """The session database outlives this module: leave it as empty as the `app` fixture does."""
-    engine = create_engine(normalize_database_url(database_url))
-    try:
-        with engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(delete(table))
-    finally:
-        engine.dispose()
-
-
-def _cli(server, *args, stdin=None):
-    """Run `flask --app wsgi account ...` against the server's database; assert success."""
-    result = subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "account", *args],
-        cwd=REPO_ROOT,
-        env=server.env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=CLI_SECONDS,
-    )
-    assert result.returncode == 0, f"CLI {args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    with servers.gunicorn(database_url, workdir, JWT_SECRET=SECRET, BCRYPT_ROUNDS="4", ENV_ID=ENV_ID) as running:
+        yield running
 
 
 @pytest.fixture
@@ -186,19 +74,7 @@ def new_user(server):
     """new_user(prefix, timezone=0) -> a fresh username made with the CLI (password PASSWORD)."""
 
     def create(prefix="contract", company="contract_co", timezone=0):
-        username = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        _cli(
-            server,
-            "create-user",
-            username,
-            "--company",
-            company,
-            "--timezone",
-            str(timezone),
-            "--password-stdin",
-            stdin=PASSWORD + "\n",
-        )
-        return username
+        return _create_user(server, prefix, company, timezone)
 
     return create
 
@@ -207,13 +83,7 @@ def new_user(server):
 def client(server):
     """client(token=None) -> a reference ApiClient on the server, authenticated with token."""
 
-    def make(token=None):
-        configuration = vrt_lss_account.Configuration(host=server.host)
-        if token is not None:
-            configuration.access_token = token
-        return ApiClient(configuration)
-
-    return make
+    return functools.partial(_reference_client, server)
 
 
 def _login(client, username, password=PASSWORD):
@@ -334,7 +204,7 @@ def test_read_quota_returns_the_quotas_set_with_the_cli(client, server, new_user
         ("UNIVERSAL", "TRACE", 0, 100000000, 1000),
     ]
     for service, process_type, per_request, per_day, concurrent in quotas:
-        _cli(
+        servers.cli(
             server,
             "set-quota",
             username,
@@ -482,7 +352,7 @@ def _reference_client(server, token=None):
 def _create_user(server, prefix, company, timezone=0, roles=()):
     username = f"{prefix}_{uuid.uuid4().hex[:12]}"
     role_options = [option for role in roles for option in ("--role", role)]
-    _cli(
+    servers.cli(
         server,
         "create-user",
         username,
@@ -495,21 +365,6 @@ def _create_user(server, prefix, company, timezone=0, roles=()):
         stdin=PASSWORD + "\n",
     )
     return username
-
-
-def _producer_call(server, bot_token, method, path, body, content_type):
-    """A producer request (plain HTTP: the reference client does not know the extension)."""
-    request = urllib.request.Request(
-        f"{server.host}{path}",
-        data=body,
-        method=method,
-        headers={"Authorization": f"Bearer {json.loads(bot_token)}", "Content-Type": content_type},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def _usage_record(username, company, name):
@@ -547,7 +402,7 @@ def usage(server):
     records = {name: _usage_record(username, company, name) for name in USAGE}
     other_record = process_record(username=other, company=company, time="2025-03-10T10:00:00+00:00", points=500)
     batch = json.dumps({"processes": [*records.values(), other_record]}).encode()
-    status, body = _producer_call(server, bot_token, "POST", "/account/processes", batch, "application/json")
+    status, body = servers.call(server, json.loads(bot_token), "POST", "/account/processes", batch, "application/json")
     assert status == 200, body
     assert json.loads(body) == {"stored": len(records) + 1}
 
@@ -558,7 +413,7 @@ def usage(server):
     for flow, files in (("INPUT", inputs), ("OUTPUT", outputs)):
         for code, payload in files.items():
             path = f"/account/data/{code}?data_flow_type={flow}&data_flow_stage=RAW"
-            status, body = _producer_call(server, bot_token, "PUT", path, payload, "application/octet-stream")
+            status, body = servers.call(server, json.loads(bot_token), "PUT", path, payload, "application/octet-stream")
             assert status == 204, body
 
     return Usage(

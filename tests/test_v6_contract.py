@@ -13,8 +13,6 @@ import base64
 import hashlib
 import io
 import json
-import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -27,31 +25,20 @@ from pathlib import Path
 import openpyxl
 import pytest
 import vrt_lss_account as client79
-from sqlalchemy import create_engine, delete
 
-from app.config import normalize_database_url
-from app.db.tables import metadata
+from tests import servers
 from tests.conftest import process_record
 
 pytestmark = pytest.mark.contract
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 V620 = Path(sys.prefix) / "v620"
 DRIVER = Path(__file__).with_name("v6_client_driver.py")
 CLIENT_VERSION = "6.20.2258"
 SECRET = "contract-v6-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 PASSWORD = "contract_password_1"
-STARTUP_SECONDS = 60
-CALL_SECONDS = 120
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BIG_OUTPUT = bytes(range(256)) * 4500  # > 1 MiB: stored and streamed in more than one chunk
-
-
-@dataclass
-class Server:
-    host: str
-    env: dict
 
 
 def _v620_path():
@@ -65,84 +52,19 @@ def _v620_path():
     return V620
 
 
-def _empty_tables(database_url):
-    engine = create_engine(normalize_database_url(database_url))
-    try:
-        with engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(delete(table))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def server(database_url, tmp_path_factory):
-    """gunicorn (two workers) on a socket bound and listening before it starts: the first
-    request waits in the backlog until a worker takes it, so no polling is needed."""
     _v620_path()
     workdir = tmp_path_factory.mktemp("v6_contract")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ACCOUNT_")}
-    env.update(
-        ACCOUNT_DATABASE_URL=database_url,
-        ACCOUNT_JWT_SECRET=SECRET,
-        ACCOUNT_BCRYPT_ROUNDS="4",
-        ACCOUNT_ENV_ID="contract",
-        ACCOUNT_POD_ID="v6_pod",
-        ACCOUNT_INSTANCE_PATH=str(workdir / "instance"),
-    )
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    host = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stderr_path = workdir / "gunicorn.err"
-    fd = listener.fileno()
-    os.set_inheritable(fd, True)
-    with open(workdir / "gunicorn.out", "wb") as stdout, open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"fd://{fd}", "--workers", "2", "wsgi:app"],
-            cwd=REPO_ROOT,
-            env=env,
-            pass_fds=(fd,),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    listener.close()  # gunicorn holds it now: if it dies, connections are refused at once
-    try:
-        try:
-            with urllib.request.urlopen(f"{host}/v6/account/system/check", timeout=STARTUP_SECONDS) as response:
-                assert json.load(response) == {"health": 1.0}
-        except (OSError, AssertionError, ValueError) as exc:
-            pytest.fail(f"gunicorn did not serve ({exc}):\n{stderr_path.read_text()[-4000:]}", pytrace=False)
-        yield Server(host=host, env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        _empty_tables(database_url)
-
-
-def _cli(server, *args, stdin=None):
-    result = subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "account", *args],
-        cwd=REPO_ROOT,
-        env=server.env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=CALL_SECONDS,
-    )
-    assert result.returncode == 0, f"CLI {args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    settings = {"JWT_SECRET": SECRET, "BCRYPT_ROUNDS": "4", "ENV_ID": "contract", "POD_ID": "v6_pod"}
+    with servers.gunicorn(database_url, workdir, **settings) as running:
+        yield running
 
 
 def _create_user(server, prefix, company, timezone=0, roles=()):
     username = f"{prefix}_{uuid.uuid4().hex[:12]}"
     options = [option for role in roles for option in ("--role", role)]
-    _cli(server, "create-user", username, "--company", company, "--timezone", str(timezone), *options,
+    servers.cli(server, "create-user", username, "--company", company, "--timezone", str(timezone), *options,
          "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
     return username
 
@@ -180,7 +102,7 @@ def drive(server, *calls, request=None):
         env=env,
         capture_output=True,
         text=True,
-        timeout=CALL_SECONDS,
+        timeout=servers.CALL_SECONDS,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     output = json.loads(done.stdout)
@@ -371,20 +293,6 @@ def _record(username, company, name):
     return record
 
 
-def _post(server, token, method, path, body, content_type):
-    request = urllib.request.Request(
-        f"{server.host}{path}",
-        data=body,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 @pytest.fixture(scope="module")
 def usage(server):
     company = f"usage_{uuid.uuid4().hex[:8]}"
@@ -393,7 +301,7 @@ def usage(server):
     bot = _create_user(server, "bot", company, roles=("BOT",))
     for service, group, per_request, per_day, concurrent, window in QUOTAS:
         window_option = ["--points-per-date-window", str(window)] if window is not None else []
-        _cli(server, "set-quota", username, service, group, "--points-per-request", str(per_request),
+        servers.cli(server, "set-quota", username, service, group, "--points-per-request", str(per_request),
              "--points-per-day", str(per_day), "--max-concurrent", str(concurrent), *window_option)  # fmt: skip
     bot_token = login(server, bot)  # a 6.20 token serves the 7.9 producer API as well
 
@@ -401,13 +309,13 @@ def usage(server):
     other_record = process_record(username=other, company=company, time="2025-03-10T10:00:00+00:00", points=500)
     for path, names in (("/account/processes", ("matrix", "plan", "late")), ("/v6/account/processes", SIX_ONLY)):
         batch = [records[name] for name in names] + ([other_record] if path == "/account/processes" else [])
-        status, body = _post(
+        status, body = servers.call(
             server, bot_token, "POST", path, json.dumps({"processes": batch}).encode(), "application/json"
         )
         assert status == 200, body
         assert json.loads(body) == {"stored": len(batch)}
     # A name only 6.20 knows is refused by the 7.9 producer.
-    status, body = _post(server, bot_token, "POST", "/account/processes",
+    status, body = servers.call(server, bot_token, "POST", "/account/processes",
                          json.dumps({"processes": [records["pack"]]}).encode(), "application/json")  # fmt: skip
     assert status == 400 and b"processes.0.service" in body
 
@@ -419,7 +327,7 @@ def usage(server):
         (other_record["process_code"], "INPUT"): b"{}",
     }
     for (code, flow), payload in files.items():
-        status, body = _post(server, bot_token, "PUT", f"/account/data/{code}?data_flow_type={flow}", payload,
+        status, body = servers.call(server, bot_token, "PUT", f"/account/data/{code}?data_flow_type={flow}", payload,
                              "application/octet-stream")  # fmt: skip
         assert status == 204, body
     return Usage(username, company, login(server, username), records, other_record["process_code"], files)
