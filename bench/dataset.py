@@ -16,7 +16,6 @@ from sqlalchemy import insert, select
 from app.db.tables import users
 from app.security import hash_password
 
-DAY_US = 86_400_000_000
 PASSWORD = "bench_password_1"
 HEAVY = "bench_heavy"
 ADMIN = "bench_admin"

@@ -39,6 +39,7 @@ import psycopg2.extras
 
 from app.config import DEFAULTS, normalize_database_url
 from app.db import postgres_connect_args
+from app.db.processes import DAY_US, HOUR_US, day_number
 from app.migrate import upgrade
 from app.security import _prehash, issue_token
 from bench import dataset
@@ -49,8 +50,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 JWT_SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 BCRYPT_ROUNDS = int(DEFAULTS["BCRYPT_ROUNDS"])  # the configured production cost
-DAY_US = 86_400_000_000
-HOUR_US = 3_600_000_000
 MB = 1024 * 1024
 
 # name: (what, measured against, direction, target)
@@ -560,8 +559,8 @@ class Bench:
     def statistics(self, days, name):
         first, last = self.local_days(self.heavy, days)
         offset = self.heavy["timezone"] * HOUR_US
-        start = (first - date(1970, 1, 1)).days * DAY_US - offset
-        end = ((last - date(1970, 1, 1)).days + 1) * DAY_US - offset
+        start = day_number(first) * DAY_US - offset
+        end = (day_number(last) + 1) * DAY_US - offset
         params = {
             "user": self.heavy["id"],
             "start": start,
