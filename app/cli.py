@@ -12,14 +12,29 @@ from app import db
 from app.db import NotFound
 from app.db import quotas as quota_queries
 from app.db import users as user_queries
+from app.jsonbody import UNSTORABLE, UNSTORABLE_PROBLEM
 from app.security import hash_password
 from schemas.common import USER_ROLES
 from schemas.user import User
 from schemas.v6 import METHOD_GROUPS, SERVICE_NAMES
 
 
+class AccountCommand(click.Command):
+    """Text the database cannot store (bytes of a command line that are not UTF-8 reach
+    Python as unpaired surrogates) is refused before the command runs, naming the argument."""
+
+    def invoke(self, ctx):
+        for name, value in ctx.params.items():
+            values = value if isinstance(value, tuple | list) else (value,)
+            if any(isinstance(item, str) and UNSTORABLE.search(item) for item in values):
+                _fail(f"{name}: {UNSTORABLE_PROBLEM}")
+        return super().invoke(ctx)
+
+
 class AccountGroup(AppGroup):
     """Database failures become one clear line and exit status 1, never a traceback."""
+
+    command_class = AccountCommand
 
     def invoke(self, ctx):
         try:
@@ -52,6 +67,8 @@ def _read_password(from_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if UNSTORABLE.search(password):
+        _fail(f"password: {UNSTORABLE_PROBLEM}")
     if not 10 <= len(password) <= 256:
         _fail("password: length must be between 10 and 256 characters")
     return password

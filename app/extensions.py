@@ -2,6 +2,7 @@
 
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
+from marshmallow import RAISE, ValidationError, fields
 from webargs.flaskparser import FlaskParser
 
 from app import jsonbody
@@ -10,9 +11,24 @@ from schemas.errors import General400
 
 
 class Parser(FlaskParser):
-    """Bad input is a documented 400 (webargs says 422), and a JSON body must say it is JSON."""
+    """Bad input is a documented 400 (webargs says 422), a JSON body must say it is JSON,
+    and a query string is read as strictly as a body: an unknown parameter, a parameter
+    given twice and text the database cannot store are a General400 naming it."""
 
     DEFAULT_VALIDATION_STATUS = 400
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
+
+    def load_querystring(self, req, schema):
+        by_name = {field.data_key or name: field for name, field in schema.fields.items()}
+        problems = {}
+        for name, values in req.args.lists():
+            if len(values) > 1 and not isinstance(by_name.get(name), fields.List):
+                problems[name] = ["Given more than once."]
+            elif any(jsonbody.UNSTORABLE.search(value) for value in values):
+                problems[name] = [jsonbody.UNSTORABLE_PROBLEM]
+        if problems:
+            raise ValidationError(problems)
+        return super().load_querystring(req, schema)
 
     def load_json(self, req, schema):
         if req.mimetype != "application/json":
@@ -20,9 +36,11 @@ class Parser(FlaskParser):
         return super().load_json(req, schema)
 
     def _raw_load_json(self, req):
-        value = jsonbody.loads(req.get_data(cache=True))
+        data = req.get_data(cache=True)
+        value = jsonbody.loads(data)
         if not isinstance(value, dict):
             raise ApiError(400, "Invalid request: body: must be a JSON object")
+        jsonbody.check_storable(value, data)
         return value
 
 

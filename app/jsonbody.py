@@ -1,6 +1,7 @@
-"""Strict JSON bodies: UTF-8 only, no NaN or Infinity, bounded nesting."""
+"""Strict JSON bodies: UTF-8 only, no NaN or Infinity, bounded nesting, storable text."""
 
 import json
+import re
 
 from app.errors import ApiError
 
@@ -43,3 +44,54 @@ def loads(data):
     if not _depth(value, MAX_DEPTH):
         raise ApiError(400, f"Invalid request: body: nested deeper than {MAX_DEPTH} levels")
     return value
+
+
+# Text a database cannot hold as it was sent: PostgreSQL refuses U+0000 in text (SQLite
+# would store it), and an unpaired surrogate has no UTF-8 form. Refused where the text
+# enters, so both databases answer the same General400. Strict JSON can only carry such
+# text as a \u escape, so a body without one is not walked at all (a producer batch may
+# hold a hundred thousand point keys).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+UNSTORABLE_PROBLEM = "text must not hold U+0000 or an unpaired surrogate"
+
+
+def _unstorable(item):
+    """The path (keys and list indexes) down to the first unstorable string or object key
+    in item, or None. The depth is bounded by MAX_DEPTH, checked before."""
+    if isinstance(item, str):
+        return [] if UNSTORABLE.search(item) else None
+    if isinstance(item, dict):
+        for key, child in item.items():
+            if UNSTORABLE.search(key):
+                return []
+            below = _unstorable(child)
+            if below is not None:
+                return [key, *below]
+    elif isinstance(item, list):
+        for index, child in enumerate(item):
+            below = _unstorable(child)
+            if below is not None:
+                return [str(index), *below]
+    return None
+
+
+def unstorable_field(value, raw=None):
+    """The dotted name of the first field of value (as the validation messages name
+    fields: list items by index; "body" for the whole) holding unstorable text, or None.
+    raw, the JSON text value was decoded from, lets a body without escapes pass at once."""
+    if raw is not None:
+        raw = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        if not _SUSPECT_ESCAPE.search(raw):
+            return None
+    path = _unstorable(value)
+    if path is None:
+        return None
+    return ".".join(path) or "body"
+
+
+def check_storable(value, raw=None):
+    """A General400 naming the first field whose text the database cannot store."""
+    field = unstorable_field(value, raw)
+    if field is not None:
+        raise ApiError(400, f"Invalid request: {field}: {UNSTORABLE_PROBLEM}")
