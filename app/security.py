@@ -102,6 +102,21 @@ def decode_token(config, token):
     return dict(claims)
 
 
+def _is_number(value):
+    return type(value) in (int, float)  # a JSON number; bool is an int to Python, not to JSON
+
+
+def _registered_claims_typed(claims):
+    """RFC 7519's types for the registered claims: PyJWT reads "exp": "1790000000" as a
+    time, and a NumericDate that is a string is not one."""
+    if not all(_is_number(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+        return False
+    if not all(isinstance(claims[name], str) for name in ("sub", "iss") if name in claims):
+        return False
+    audience = claims.get("aud")
+    return isinstance(audience, str) or (isinstance(audience, list) and all(isinstance(item, str) for item in audience))
+
+
 def _verify(config, token, leeway):
     try:
         header = jwt.get_unverified_header(token)
@@ -118,7 +133,7 @@ def _verify(config, token, leeway):
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(type(exc).__name__) from exc
-    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("ver"), int):
+    if not _registered_claims_typed(claims) or type(claims.get("ver")) is not int:
         raise InvalidToken("claims")
     if claims["iss"] != config["JWT_ISSUER"]:  # exact match: a prefix or substring is not ours
         raise InvalidToken("issuer")

@@ -94,6 +94,60 @@ def test_required_claims(app, client, make_user, claim):
     assert _is_refused(client, jwt.encode(_claims(app, **{claim: None}), TEST_SECRET, algorithm="HS256"))
 
 
+def _signed(claims, secret=TEST_SECRET):
+    """A token signed with our key whatever its claims hold (PyJWT's encode checks some)."""
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+def test_a_raw_signed_token_with_typed_claims_is_accepted(app, client, make_user):
+    """The control of the test below: _signed makes tokens we accept."""
+    make_user()
+    token = _signed(_claims(app, exp=time.time() + 600.5))
+    assert not _is_refused(client, token)
+
+
+@pytest.mark.parametrize(
+    "claim,value",
+    [
+        ("exp", "{exp}"),
+        ("exp", True),
+        ("exp", None),
+        ("exp", ["{exp}"]),
+        ("iat", "{now}"),
+        ("iat", False),
+        ("nbf", "{now}"),
+        ("nbf", {"t": "{now}"}),
+        ("sub", 7),
+        ("sub", ["alice"]),
+        ("iss", ["{iss}"]),
+        ("aud", 3),
+        ("aud", ["{aud}", 3]),
+        ("aud", {"a": "{aud}"}),
+        ("ver", "0"),
+        ("ver", False),
+    ],
+)
+def test_registered_claims_must_have_their_rfc_7519_types(app, client, make_user, claim, value):
+    make_user()
+    now = int(time.time())
+    fill = {"exp": str(now + 600), "now": str(now), "iss": app.config["JWT_ISSUER"], "aud": app.config["JWT_AUDIENCE"]}
+
+    def filled(item):
+        if isinstance(item, str):
+            return item.format(**fill)
+        if isinstance(item, list):
+            return [filled(x) for x in item]
+        if isinstance(item, dict):
+            return {k: filled(v) for k, v in item.items()}
+        return item
+
+    claims = _claims(app)
+    claims[claim] = filled(value)
+    assert _is_refused(client, _signed(claims))
+
+
 @pytest.mark.parametrize("issuer", ["vrt-accoun", "vrt", "account", "vrt-account-evil", "xvrt-account"])
 def test_issuer_must_match_exactly(app, client, make_user, issuer):
     make_user()
