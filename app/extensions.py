@@ -36,7 +36,7 @@ class Parser(FlaskParser):
         return super().load_json(req, schema)
 
     def _raw_load_json(self, req):
-        data = req.get_data(cache=True)
+        data = jsonbody.read_body(req)
         value = jsonbody.loads(data)
         if not isinstance(value, dict):
             raise ApiError(400, "Invalid request: body: must be a JSON object")

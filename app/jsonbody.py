@@ -3,6 +3,8 @@
 import json
 import re
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from app.errors import ApiError
 
 MAX_DEPTH = 64
@@ -27,6 +29,21 @@ def _depth(value, limit):
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
     return True
+
+
+def read_body(req):
+    """The request's body, or the documented 413 when it is larger than MAX_CONTENT_LENGTH.
+
+    A body with a Content-Length over the limit is refused before it is read (Werkzeug).
+    A chunked one is read through a stream that stops at the limit and returns what it
+    has, silently cut: one byte more from the server's input tells a cut body from one
+    of exactly the limit, and nothing past that byte is read."""
+    data = req.get_data(cache=True)
+    limit = req.max_content_length
+    if limit is not None and req.content_length is None and len(data) >= limit:
+        if req.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return data
 
 
 def loads(data):

@@ -3,8 +3,10 @@
 import base64
 import hashlib
 import hmac
+import io
 import json
 import logging
+import socket
 import time
 
 import jwt
@@ -474,3 +476,64 @@ def test_a_token_verified_before_still_expires_and_needs_the_same_secret(app, mo
     monkeypatch.setattr(security.time, "time", lambda: later)
     with pytest.raises(security.InvalidToken):
         security.decode_token(config, token)
+
+
+# Bodies over MAX_CONTENT_LENGTH sent without a Content-Length (chunked)
+
+
+def _unsized(client, path, body, **kwargs):
+    """A POST whose body comes as a stream with no Content-Length, as a chunked request
+    reaches the app under gunicorn (wsgi.input_terminated)."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"},
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/account/token/generation", "/account/token/validation", "/v6/account/token/generation"]
+)
+def test_an_unsized_body_over_the_limit_is_413(app, client, path):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = _unsized(client, path, b'{"username": "' + b"a" * 2000 + b'"}')
+    assert response.status_code == 413, response.get_json()
+    assert set(response.get_json()) == {"tracedata", "message"}
+
+
+def test_an_unsized_body_of_exactly_the_limit_is_read_whole(app, client, make_user):
+    make_user()
+    body = json.dumps({"username": "alice", "password": PASSWORD}).encode()
+    app.config["MAX_CONTENT_LENGTH"] = len(body)
+    response = _unsized(client, "/account/token/generation", body)
+    assert response.status_code == 200, response.get_json()
+    app.config["MAX_CONTENT_LENGTH"] = len(body) - 1
+    assert _unsized(client, "/account/token/generation", body).status_code == 413
+
+
+def test_gunicorn_answers_a_chunked_body_over_the_limit_413_without_reading_it_all(database_url, tmp_path):
+    """The client sends twice the limit and never ends the body: the answer comes anyway,
+    so the service stopped reading at the limit."""
+    from tests import servers
+
+    with servers.gunicorn(database_url, tmp_path, JWT_SECRET=TEST_SECRET, MAX_CONTENT_LENGTH="65536") as server:
+        host, port = server.host.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            conn.sendall(
+                b"POST /account/token/generation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            chunk = b'{"username": "' + b"a" * 8192
+            for _ in range(16):
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            response = b""
+            while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+                data = conn.recv(65536)
+                if not data:
+                    break
+                response += data
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), response[:300]
+    assert set(json.loads(body)) == {"tracedata", "message"}

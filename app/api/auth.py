@@ -83,7 +83,7 @@ def token_from_body(minimum=TOKEN_MIN, maximum=TOKEN_MAX):
     """The token of a validation request: a JSON string of the dialect's bounds."""
     if request.mimetype != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
-    body = jsonbody.loads(request.get_data(cache=True))
+    body = jsonbody.loads(jsonbody.read_body(request))
     if not isinstance(body, str):
         raise ApiError(400, "Invalid request: body: must be a JSON string (the token)")
     if not minimum <= len(body) <= maximum:
