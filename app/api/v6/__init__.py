@@ -9,6 +9,7 @@ the undecorated 7.9 view function (`implementation`), so the two cannot drift.
 import inspect
 from http import HTTPStatus
 
+from app import openapi_assets
 from app.docs import SUMMARIES_RU
 from app.extensions import Api
 from schemas.v6 import ERRORS_BY_STATUS, General400
@@ -36,9 +37,8 @@ CONFIG = {
     "V6_OPENAPI_URL_PREFIX": f"{PREFIX}/openapi",
     "V6_OPENAPI_JSON_PATH": "openapi.json",
     "V6_OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "V6_OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     "V6_OPENAPI_REDOC_PATH": "/redoc",
-    "V6_OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+    **openapi_assets.settings("V6_"),
 }
 
 
@@ -75,3 +75,4 @@ def init_app(app):
     )
     for module in (auth, info, statistics, audit, data, quota, system, processes):
         api.register_blueprint(module.blp)
+    app.register_blueprint(openapi_assets.blueprint("v6_openapi_assets", CONFIG["V6_OPENAPI_URL_PREFIX"]))
