@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
-from app import errors, openapi_assets
+from app import docs, errors, openapi_assets
 from app.db import make_engine
 from app.extensions import api as smorest_api
 from app.version import API_MAJOR, API_MINOR
@@ -46,9 +46,10 @@ def create_app(test_config=None):
     smorest_api.init_app(
         app,
         spec_kwargs={
+            "extra_plugins": [docs.StatusOrder()],
             "components": {
                 "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            }
+            },
         },
     )
     from app.api import blueprints
