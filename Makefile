@@ -41,8 +41,11 @@ migrate: $(VENV)/.runtime ## Create or upgrade the database schema
 	$(BIN)/flask --app wsgi account migrate
 
 run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless ACCOUNT_DATABASE_URL is set)
-	@echo "Serving http://127.0.0.1:$(PORT)  API docs: /account/openapi/docs (Swagger UI), /account/openapi/redoc,"
-	@echo "  /account/file/file_en.html, /account/file/file_ru.html; 6.20: /v6/account/openapi/docs; console: /account/console/"
+	@echo "Account service: http://127.0.0.1:$(PORT)"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/account/openapi/docs  http://127.0.0.1:$(PORT)/account/openapi/redoc"
+	@echo "  pages:    http://127.0.0.1:$(PORT)/account/file/file_en.html  http://127.0.0.1:$(PORT)/account/file/file_ru.html"
+	@echo "  6.20:     http://127.0.0.1:$(PORT)/v6/account/openapi/docs"
+	@echo "  console:  http://127.0.0.1:$(PORT)/account/console/"
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
 # Debian packages the suite drives: Chromium (the API docs offline, tests/test_docs_offline.py)
