@@ -707,6 +707,55 @@ def test_backup(app, runner, make_user, backend, tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["copy.db"]  # no partial file left
 
 
+def test_backups_taken_while_another_connection_writes_are_consistent(app, runner, backend, tmp_path):
+    """A writer commits two rows per transaction all along: every copy passes the
+    integrity check and holds whole transactions only (an even number of rows)."""
+    import sqlite3
+    import threading
+
+    if backend == "postgresql":
+        _assert_one_error_line(_invoke(runner, "backup", str(tmp_path / "copy.db")), "pg_dump")
+        return
+    path = app.extensions["account_db"].url.database
+    stop, committed = threading.Event(), []
+
+    def write():
+        writer = sqlite3.connect(path, timeout=30)
+        try:
+            for n in range(100_000):
+                if stop.is_set():
+                    break
+                with writer:  # one transaction, committed on leaving
+                    for half in ("a", "b"):
+                        writer.execute(
+                            "INSERT INTO login_failures (key, failures, window_start_us) VALUES (?, 1, 0)",
+                            (f"user:w{n}{half}",),
+                        )
+                committed.append(n)
+        finally:
+            writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        counts = []
+        for index in range(5):
+            target = tmp_path / f"copy{index}.db"
+            _assert_ok(_invoke(runner, "backup", str(target)))
+            copy = sqlite3.connect(target)
+            try:
+                assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                counts.append(copy.execute("select count(*) from login_failures").fetchone()[0])
+            finally:
+                copy.close()
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert all(count % 2 == 0 for count in counts), counts
+    assert counts == sorted(counts) and counts[-1] > 0, counts  # later copies saw more
+    assert len(committed) * 2 >= counts[-1]
+
+
 def test_backup_refuses_an_existing_file_and_no_file(runner, backend, tmp_path):
     target = tmp_path / "exists.db"
     target.write_bytes(b"keep me")
