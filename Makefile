@@ -41,9 +41,19 @@ migrate: $(VENV)/.runtime ## Create or upgrade the database schema
 	$(BIN)/flask --app wsgi account migrate
 
 run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless ACCOUNT_DATABASE_URL is set)
+	@echo "Account service: http://127.0.0.1:$(PORT)"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/account/openapi/docs  http://127.0.0.1:$(PORT)/account/openapi/redoc"
+	@echo "  pages:    http://127.0.0.1:$(PORT)/account/file/file_en.html  http://127.0.0.1:$(PORT)/account/file/file_ru.html"
+	@echo "  6.20:     http://127.0.0.1:$(PORT)/v6/account/openapi/docs"
+	@echo "  console:  http://127.0.0.1:$(PORT)/account/console/"
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
+# Debian packages the suite drives: Chromium (the API docs offline, tests/test_docs_offline.py)
+# and PgBouncer (several instances, tests/test_instances.py); installed when missing.
+TEST_DEBS := chromium pgbouncer
+
 test: $(VENV)/.dev $(VENV)/.v620 ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
+	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq $$missing || { apt-get update -qq && apt-get install -y -qq $$missing; }; } >/dev/null 2>&1; } || echo "could not install $$missing (Debian packages): the tests that need them fail"
 	$(BIN)/python -m pytest
 
 # BENCH_ARGS passes options to bench/run.py: "--rounds 7", "--only info --profile info", "--tiny".

@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
-from app import errors
+from app import docs, errors, openapi_assets
 from app.db import make_engine
 from app.extensions import api as smorest_api
 from app.version import API_MAJOR, API_MINOR
@@ -29,10 +29,9 @@ def create_app(test_config=None):
         OPENAPI_URL_PREFIX="/account/openapi",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         OPENAPI_REDOC_PATH="/redoc",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
         JSON_SORT_KEYS=False,
+        **openapi_assets.settings(),
     )
     if not app.debug:
         app.logger.setLevel(logging.INFO)
@@ -47,15 +46,17 @@ def create_app(test_config=None):
     smorest_api.init_app(
         app,
         spec_kwargs={
+            "extra_plugins": [docs.StatusOrder()],
             "components": {
                 "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            }
+            },
         },
     )
     from app.api import blueprints
 
     for blueprint in blueprints():
         smorest_api.register_blueprint(blueprint)
+    openapi_assets.register(app)
     from app.api import v6
 
     v6.init_app(app)  # the legacy 6.20 dialect under /v6, with its own OpenAPI document

@@ -1,15 +1,20 @@
 """Administration commands: `flask --app wsgi account ...`."""
 
+import ipaddress
+import json
+import os
 import re
+import sqlite3
 import sys
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import db
-from app.db import NotFound
+from app.db import NotFound, tables
 from app.db import quotas as quota_queries
 from app.db import users as user_queries
 from app.jsonbody import UNSTORABLE, UNSTORABLE_PROBLEM
@@ -188,6 +193,183 @@ def load_demo_command():
         f"{processes} processes, {files} with input/output files"
     )
     click.echo(f"log in as demo_user with the password {PASSWORD}")
+
+
+@account.command("list-users")
+@click.option("--company", help="Only the users of this company key.")
+def list_users_command(company):
+    """List the users: username, company, roles, enabled, timezone."""
+    with db.connection() as conn:
+        found = user_queries.list_users(conn, company)
+    if not found:
+        click.echo("no users" + (f" in company {company}" if company else ""))
+        return
+    rows = [("USERNAME", "COMPANY", "ROLES", "ENABLED", "TIMEZONE")] + [
+        (u["username"], u["company_key"], ",".join(u["roles"]), "yes" if u["enabled"] else "no", f"{u['timezone']:+d}")
+        for u in found
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+
+
+@account.command("show-user")
+@click.argument("username")
+def show_user_command(username):
+    """Show one user: profile, roles, quotas and how many processes and files they own."""
+    try:
+        with db.connection() as conn:
+            user = user_queries.get_user_by_username(conn, username)
+            owned = user_queries.holdings(conn, user["id"])
+            quotas = quota_queries.list_quotas(conn, user["id"])
+    except NotFound:
+        _fail(f"no user {username!r}")
+    lines = [
+        ("username", user["username"]),
+        ("company", user["company_key"]),
+        ("roles", ", ".join(user["roles"])),
+        ("enabled", "yes" if user["enabled"] else "no"),
+        ("timezone", f"{user['timezone']:+d}"),
+        ("specification", user["specification"] or ""),
+        ("email", user["email"] or ""),
+        ("phone", user["phone"] or ""),
+        ("attributes", json.dumps(user["attributes"], ensure_ascii=False)),
+        ("created", user["creation_date"].isoformat()),
+        ("edited", user["edit_date"].isoformat()),
+        ("processes", str(owned.processes)),
+        ("files", str(owned.files)),
+    ]
+    for label, value in lines:
+        click.echo(f"{label + ':':<15}{value}".rstrip())
+    click.echo("quotas:" if quotas else "quotas:        none")
+    for quota in quotas:
+        window = quota["points_per_date_window"]
+        click.echo(
+            f"  {quota['service']} {quota['process_type']}: {quota['points_per_request']} points a request, "
+            f"{quota['points_per_day']} a day, {quota['max_concurrent_execution']} concurrent"
+            + ("" if window is None else f", {window} a date window")
+        )
+
+
+@account.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def reset_password_command(username, password_stdin):
+    """Set a new password; every token issued before stops working."""
+    with db.connection() as conn:  # an unknown user is told before the password is asked
+        if user_queries.find_user(conn, username) is None:
+            _fail(f"no user {username!r}")
+    password_hash = hash_password(_read_password(password_stdin), current_app.config["BCRYPT_ROUNDS"])
+    try:
+        with db.transaction() as conn:
+            user_queries.change_password(conn, user_queries.get_user_by_username(conn, username), password_hash)
+    except NotFound:
+        _fail(f"no user {username!r}")
+    except user_queries.ConcurrentChange:
+        _fail(f"the password of {username!r} was changed meanwhile: run the command again")
+    click.echo(f"password of {username} reset; every earlier token is revoked")
+
+
+def _clear_login_failures(keys):
+    """Delete the login-failure counters of the keys ("user:<casefolded name>",
+    "addr:<address>"), wherever they live: the database always, Redis when configured.
+    Returns how many counters existed."""
+    with db.transaction() as conn:
+        cleared = conn.execute(delete(tables.login_failures).where(tables.login_failures.c.key.in_(keys))).rowcount
+    url = current_app.config.get("REDIS_URL")
+    if url:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+            cleared += client.delete(*(f"account:login-failures:{key}" for key in keys))
+        except redis.RedisError as exc:
+            _fail(f"redis error: {exc}")
+    return cleared
+
+
+@account.command("unlock")
+@click.option("--user", "usernames", multiple=True, help="A username whose failed logins are forgotten (repeatable).")
+@click.option("--address", "addresses", multiple=True, help="A client IP address likewise (repeatable).")
+def unlock_command(usernames, addresses):
+    """Clear the login throttling of usernames and client addresses at once."""
+    if not usernames and not addresses:
+        _fail("name at least one --user or --address")
+    keys = []
+    for name in usernames:
+        if not name.strip():
+            _fail("--user: empty username")
+        keys.append(f"user:{name.casefold()}")
+    for address in addresses:
+        try:  # the address as written and in its canonical form (as servers report it)
+            keys += [f"addr:{address}", f"addr:{ipaddress.ip_address(address)}"]
+        except ValueError:
+            _fail(f"--address: {address!r} is not an IP address")
+    cleared = _clear_login_failures(list(dict.fromkeys(keys)))
+    click.echo(f"unlocked {', '.join(usernames + addresses)} ({cleared} counter{'s' * (cleared != 1)} cleared)")
+
+
+@account.command("delete-user")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_user_command(username, yes):
+    """Delete a user with their quotas, processes and files. Cannot be undone."""
+    try:
+        with db.connection() as conn:
+            user = user_queries.get_user_by_username(conn, username)
+            owned = user_queries.holdings(conn, user["id"])
+    except NotFound:
+        _fail(f"no user {username!r}")
+    what = f"user {username} of company {user['company_key']}, {owned.processes} processes and {owned.files} files"
+    if not yes and not click.confirm(f"Delete {what}?"):
+        _fail("not confirmed: nothing deleted")
+    try:
+        with db.transaction() as conn:
+            user_queries.delete_user(conn, username)
+    except NotFound:
+        _fail(f"no user {username!r}")
+    click.echo(f"deleted {what}")
+
+
+@account.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def backup_command(file):
+    """Copy the embedded SQLite database to FILE, consistently, while the service runs."""
+    url = db.engine().url
+    if url.get_backend_name() != "sqlite":
+        _fail(
+            "the database is PostgreSQL: back it up with pg_dump "
+            f"(pg_dump --format=custom --file {file} --host {url.host or 'HOST'} "
+            f"--username {url.username or 'USER'} {url.database})"
+        )
+    source_path = url.database
+    if not source_path or source_path == ":memory:" or not os.path.exists(source_path):
+        _fail(f"no database file {source_path!r} to back up")
+    if os.path.exists(file):
+        _fail(f"{file} exists: name a new file")
+    partial = f"{file}.partial-{os.getpid()}"
+    try:
+        # The online backup API copies one consistent snapshot, even while workers write.
+        source = sqlite3.connect(source_path, timeout=30)
+        try:
+            target = sqlite3.connect(partial)
+            try:
+                source.backup(target)
+                check = target.execute("PRAGMA integrity_check").fetchone()[0]
+                target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                target.close()
+        finally:
+            source.close()
+        if check != "ok":
+            _fail(f"the copy failed its integrity check: {check}")
+        os.replace(partial, file)
+    except (sqlite3.Error, OSError) as exc:
+        _fail(f"backup failed: {exc}")
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    click.echo(f"backed up {source_path} to {file} ({os.path.getsize(file)} bytes)")
 
 
 def register(app):

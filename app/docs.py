@@ -6,8 +6,10 @@ system, so no path can leave the documentation folder.
 """
 
 import json
+import re
 from functools import lru_cache
 
+from apispec import BasePlugin
 from flask import current_app
 from markupsafe import escape
 
@@ -30,6 +32,44 @@ SUMMARIES_RU = {
     "read_data": "Получение данных по tracedata.process_code.",
     "write_processes": "Запись процессов расчётными сервисами (расширение API).",
     "write_data": "Запись входного или выходного файла процесса (расширение API).",
+}
+
+# The behaviour notes of the operations (their English description) in Russian, keyed by
+# operationId; a test fails if one with a description is missing. `x` renders as code.
+DESCRIPTIONS_RU = {
+    "run_token_generation": (
+        "Неверное имя пользователя и неверный пароль дают один и тот же ответ 401; отключённый "
+        "пользователь токен не получает. После заданного числа неудачных попыток имя пользователя "
+        "(и адрес клиента) получает отказ 429 с заголовком Retry-After, даже с верным паролем."
+    ),
+    "run_token_validation": (
+        "Просроченный, поддельный, отозванный или испорченный токен — не ошибка: ответ `valid: false`."
+    ),
+    "change_password": "Все токены, выданные до смены пароля, сразу перестают действовать.",
+    "update_info": "Отсутствующее поле не меняется; поле со значением null очищается.",
+    "generate_statistics": (
+        "Без периода: текущий месяц по вчерашний день. `to` входит в период. Дни без использования не выводятся."
+    ),
+    "read_audit": (
+        "Без периода: сегодня с 00:00 (в часовом поясе пользователя) до текущего момента. "
+        "`sort_field` — одно из: time, process_code, process_type, service, username, company, status."
+    ),
+    "read_data": (
+        "Процесс другого пользователя, неизвестный код процесса и отсутствующий файл дают один и тот же General404."
+    ),
+    "write_data": (
+        "Только для токенов BOT и ADMIN. Файл записывается в базу данных потоком, частями; предельный размер — "
+        "`DATA_MAX_CONTENT_LENGTH`, сверх него ответ 413."
+    ),
+    "read_quota": (
+        "Пользователь без единой квоты получает General404 (resource_key `quota`): в документированном "
+        "ответе должен быть хотя бы один сервис."
+    ),
+    "write_processes": (
+        "Идемпотентно: известный process_code обновляется, запросы объединяются по request_code, и повторная "
+        "отправка того же пакета ничего не меняет. Всё или ничего: одна неверная запись отклоняет весь пакет "
+        "с General400, где названы индекс записи и поле."
+    ),
 }
 
 _TEXT = {
@@ -96,9 +136,48 @@ def _body_schema(body):
     return None
 
 
-def render_html(spec, lang, summaries_ru=None):
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text):
+    """Escaped text, its `backticked` spans as code, its line breaks as spaces."""
+    return _CODE.sub(r"<code>\1</code>", str(escape(" ".join(str(text).split()))))
+
+
+def _prose(text):
+    """_inline text as paragraphs, split on blank lines."""
+    return "".join(f"<p>{_inline(part)}</p>" for part in str(text).split("\n\n") if part.strip())
+
+
+def _status_order(status):
+    """Responses by status code, "default" last."""
+    return (0, int(status)) if str(status).isdigit() else (1, 0)
+
+
+class StatusOrder(BasePlugin):
+    """An apispec plugin: every operation's responses in status order, in the OpenAPI
+    document too (Swagger UI and ReDoc list them as the document does)."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            if isinstance(operation, dict) and isinstance(operation.get("responses"), dict):
+                responses = operation["responses"]
+                operation["responses"] = {code: responses[code] for code in sorted(responses, key=_status_order)}
+
+
+def _parameters(op, path_item):
+    """The operation's parameters and the path's, each (name, in) once: the operation's
+    own declaration wins, as in OpenAPI."""
+    merged = {}
+    for param in path_item.get("parameters", []) + op.get("parameters", []):
+        merged[(param.get("name"), param.get("in"))] = param
+    return list(merged.values())
+
+
+def render_html(spec, lang, summaries_ru=None, descriptions_ru=None):
     t = _TEXT[lang]
     summaries_ru = SUMMARIES_RU if summaries_ru is None else summaries_ru
+    descriptions_ru = DESCRIPTIONS_RU if descriptions_ru is None else descriptions_ru
     info = spec["info"]
     out = [
         f'<!DOCTYPE html><html lang="{t["lang"]}"><head><meta charset="utf-8">',
@@ -115,12 +194,13 @@ def render_html(spec, lang, summaries_ru=None):
             op_id = op.get("operationId", "")
             summary = summaries_ru.get(op_id, "") if lang == "ru" else op.get("summary", "")
             out.append(f'<h3 id="{escape(op_id)}">{escape(method.upper())} {escape(path)}</h3>')
-            out.append(f"<p><code>{escape(op_id)}</code>: {escape(summary)}</p>")
-            if lang == "en" and op.get("description"):
-                out.append(f"<p>{escape(op['description'])}</p>")
+            out.append(f"<p><code>{escape(op_id)}</code>: {_inline(summary)}</p>")
+            description = descriptions_ru.get(op_id) if lang == "ru" else op.get("description")
+            if description:
+                out.append(_prose(description))
             if op.get("security"):
                 out.append(f"<p><em>{escape(t['auth'])}</em></p>")
-            params = op.get("parameters", []) + methods.get("parameters", [])
+            params = _parameters(op, methods)
             if params:
                 out.append(
                     f"<h4>{escape(t['parameters'])}</h4><table><tr><th>{escape(t['name'])}</th>"
@@ -137,7 +217,7 @@ def render_html(spec, lang, summaries_ru=None):
             if body:
                 out.append(f"<h4>{escape(t['body'])}</h4><p>{escape(_type(body))}</p>")
             out.append(f"<h4>{escape(t['responses'])}</h4><ul>")
-            for status, response in op.get("responses", {}).items():
+            for status, response in sorted(op.get("responses", {}).items(), key=lambda item: _status_order(item[0])):
                 schema = _body_schema(response) if isinstance(response, dict) else None
                 label = _type(schema) if schema else ""
                 if isinstance(response, str):
@@ -165,7 +245,8 @@ def _rendered(app_id, filename, spec_api):
     if filename == "openapi.json":
         return json.dumps(spec, ensure_ascii=False, indent=2), "application/json"
     lang = {"file_en.html": "en", "file_ru.html": "ru"}[filename]
-    return render_html(spec, lang, getattr(spec_api, "SUMMARIES_RU", None)), "text/html"
+    summaries, descriptions = (getattr(spec_api, name, None) for name in ("SUMMARIES_RU", "DESCRIPTIONS_RU"))
+    return render_html(spec, lang, summaries, descriptions), "text/html"
 
 
 FILES = ("file_en.html", "file_ru.html", "openapi.json")

@@ -325,3 +325,486 @@ def test_database_failure_is_one_error_line_without_a_traceback(runner, monkeypa
     assert "LINE 1" not in result.output and "SELECT" not in line
     assert result.exit_code == 1
     assert db("select count(*) as n from users") == [{"n": 0}]
+
+
+# --- list-users / show-user -----------------------------------------------------------
+
+
+def _upload(client, headers, process_code, flow="INPUT"):
+    response = client.put(
+        f"/account/data/{process_code}",
+        query_string={"data_flow_type": flow},
+        data=b'{"task": 1}',
+        headers={**headers, "Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 204, response.get_json()
+
+
+def test_list_users_all_and_by_company(runner, make_user):
+    make_user(username="zed", company="beta", roles=("ADMIN", "USER"), timezone=3)
+    make_user(username="amy", company="beta", enabled=False)
+    make_user(username="bob", company="acme", timezone=-5)
+
+    result = _invoke(runner, "list-users")
+    _assert_ok(result)
+    lines = [line.split() for line in result.output.splitlines()]
+    assert lines == [
+        ["USERNAME", "COMPANY", "ROLES", "ENABLED", "TIMEZONE"],
+        ["bob", "acme", "USER", "yes", "-5"],
+        ["amy", "beta", "USER", "no", "+0"],
+        ["zed", "beta", "ADMIN,USER", "yes", "+3"],
+    ]
+    assert "$2b$" not in result.output
+
+    result = _invoke(runner, "list-users", "--company", "beta")
+    _assert_ok(result)
+    assert [line.split()[0] for line in result.output.splitlines()] == ["USERNAME", "amy", "zed"]
+
+    result = _invoke(runner, "list-users", "--company", "nobody_co")
+    _assert_ok(result)
+    assert result.output == "no users in company nobody_co\n"
+
+
+def test_list_users_of_an_empty_database(runner, db):
+    result = _invoke(runner, "list-users")
+    _assert_ok(result)
+    assert result.output == "no users\n"
+
+
+def test_show_user_with_quotas_processes_and_files(client, runner, make_user, ingest, producer, db):
+    from tests.conftest import process_record
+
+    make_user(username="bob", timezone=3)
+    _assert_ok(_invoke(runner, *_quota_args("bob", per_request="10", per_day="100", conc="2")))
+    records = [process_record(username="bob") for _ in range(3)]
+    ingest(*records)
+    _upload(client, producer(), records[0]["process_code"], "INPUT")
+    _upload(client, producer(), records[0]["process_code"], "OUTPUT")
+    _upload(client, producer(), records[1]["process_code"], "INPUT")
+
+    result = _invoke(runner, "show-user", "bob")
+    _assert_ok(result)
+    fields = dict(line.split(":", 1) for line in result.output.splitlines() if not line.startswith(" "))
+    fields = {name: value.strip() for name, value in fields.items()}
+    assert fields["username"] == "bob"
+    assert fields["company"] == "acme"
+    assert fields["roles"] == "USER"
+    assert fields["enabled"] == "yes"
+    assert fields["timezone"] == "+3"
+    assert fields["processes"] == "3"
+    assert fields["files"] == "3"
+    assert fields["attributes"] == "[]"
+    assert "  ROUTING PLAN: 10 points a request, 100 a day, 2 concurrent" in result.output.splitlines()
+    assert "$2b$" not in result.output and "password" not in result.output
+
+
+def test_show_user_without_quotas(runner, make_user):
+    make_user(username="bob")
+    result = _invoke(runner, "show-user", "bob")
+    _assert_ok(result)
+    assert "quotas:        none" in result.output
+    assert "processes:     0" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,fragment,status",
+    [
+        (("list-users", "extra"), "unexpected extra argument", 2),
+        (("list-users", "--company"), "--company", 2),
+        (("show-user",), "USERNAME", 2),
+        (("show-user", "ghost"), "no user 'ghost'", 1),
+    ],
+)
+def test_list_and_show_refuse_bad_arguments(runner, make_user, args, fragment, status):
+    make_user(username="bob")
+    result = _invoke(runner, *args)
+    _assert_one_error_line(result, fragment)
+    assert result.exit_code == status
+
+
+# --- reset-password -------------------------------------------------------------------
+
+
+def test_reset_password_from_stdin_revokes_tokens(client, runner, make_user, login, db):
+    make_user(username="bob")
+    old_token = login("bob")
+    before = _user(db, "bob")
+
+    result = _invoke(runner, "reset-password", "bob", "--password-stdin", stdin="a_brand_new_password\n")
+    _assert_ok(result)
+    assert "password of bob reset" in result.output
+    assert "a_brand_new_password" not in result.output
+    after = _user(db, "bob")
+    assert after["token_version"] == before["token_version"] + 1
+    assert after["password_hash"] != before["password_hash"]
+    assert _valid(client, old_token) == {"valid": False, "roles": []}
+    assert client.get("/account/info", headers={"Authorization": f"Bearer {old_token}"}).status_code == 401
+    assert _login(client, "bob").status_code == 401
+    response = _login(client, "bob", "a_brand_new_password")
+    assert response.status_code == 200
+    assert _valid(client, response.get_json()) == {"valid": True, "roles": ["USER"]}
+
+
+def test_reset_password_prompts_twice_hidden(client, runner, make_user):
+    make_user(username="bob")
+    result = _invoke(runner, "reset-password", "bob", stdin="another_password1\nanother_password1\n")
+    _assert_ok(result)
+    assert "another_password1" not in result.output
+    assert _login(client, "bob", "another_password1").status_code == 200
+
+
+def test_reset_password_prompt_mismatch_changes_nothing(client, runner, make_user, db):
+    make_user(username="bob")
+    before = _user(db, "bob")
+    result = _invoke(runner, "reset-password", "bob", stdin="another_password1\ndifferent_pass22\n")
+    assert result.exit_code != 0
+    assert _user(db, "bob") == before
+    assert _login(client, "bob").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args,stdin,fragment",
+    [
+        (("ghost", "--password-stdin"), PASSWORD + "\n", "no user 'ghost'"),
+        (("bob", "--password-stdin"), "short_pw9\n", "password"),
+        (("bob", "--password-stdin"), "p" * 257 + "\n", "password"),
+        ((), None, "USERNAME"),
+        (("bob", "--password"), None, "--password"),
+    ],
+)
+def test_reset_password_refuses_bad_values(client, runner, make_user, login, db, args, stdin, fragment):
+    make_user(username="bob")
+    token = login("bob")
+    before = _user(db, "bob")
+    _assert_one_error_line(_invoke(runner, "reset-password", *args, stdin=stdin), fragment)
+    assert _user(db, "bob") == before
+    assert _valid(client, token)["valid"] is True
+
+
+# --- unlock ---------------------------------------------------------------------------
+
+
+def _from(address):
+    """Log in from a client address of the test's own: Redis db 15 is shared by runs."""
+
+    def login(client, username, password=PASSWORD):
+        return client.post(
+            "/account/token/generation",
+            json={"username": username, "password": password},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    return login
+
+
+def _lock_out(client, username, attempts, login=_login):
+    for _ in range(attempts):
+        assert login(client, username, "wrong_password_0").status_code == 401
+    response = login(client, username)
+    assert response.status_code == 429, response.get_json()
+
+
+@pytest.fixture(params=["database", "redis"])
+def counters_in(request, app):
+    """The login counters in the database, or in Redis (db 15, keys unique to the test)."""
+    if request.param == "redis":
+        app.config["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    return request.param
+
+
+@pytest.fixture
+def unique():
+    """A username and a client address no other test or run uses (they share Redis db 15)."""
+    import uuid
+
+    from redis import Redis
+
+    code = uuid.uuid4().hex[:8]
+    name, address = f"unlock_{code}", f"2001:db8::{code[:4]}:{code[4:]}"
+    yield name, address
+    redis = Redis.from_url("redis://127.0.0.1:6379/15")
+    keys = [f"user:{name}", f"addr:{address}"] + [f"user:{name}_x{i}" for i in range(3)]
+    redis.delete(*(f"account:login-failures:{key}" for key in keys))
+
+
+def test_unlock_a_username(client, runner, make_user, counters_in, unique, db):
+    name, address = unique
+    make_user(username=name)
+    _lock_out(client, name, 5, _from(address))
+
+    result = _invoke(runner, "unlock", "--user", name.upper())  # names are case-folded
+    _assert_ok(result)
+    assert f"unlocked {name.upper()} (1 counter cleared)" in result.output
+    assert _from(address)(client, name).status_code == 200
+    if counters_in == "database":
+        assert db("select key from login_failures where key like 'user:%'") == []
+
+
+def test_unlock_an_address(app, client, runner, make_user, counters_in, unique, db):
+    name, address = unique
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 3
+    make_user(username=name)
+    login = _from(address)
+    for other in (f"{name}_x{i}" for i in range(3)):
+        assert login(client, other, "wrong_password_0").status_code == 401
+    assert login(client, name).status_code == 429  # the address is locked, whoever logs in
+
+    result = _invoke(runner, "unlock", "--address", address)
+    _assert_ok(result)
+    assert f"unlocked {address} (1 counter cleared)" in result.output
+    assert login(client, name).status_code == 200
+    if counters_in == "database":
+        assert db("select key from login_failures where key like 'addr:%'") == []
+    # Nothing counted: unlocking clears nothing and still succeeds.
+    result = _invoke(runner, "unlock", "--user", f"{name}_nobody")
+    _assert_ok(result)
+    assert "(0 counters cleared)" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        ((), "--user or --address"),
+        (("--address", "not-an-ip"), "--address"),
+        (("--address", "10.0.0.256"), "--address"),
+        (("--user", " "), "--user"),
+        (("bob",), "unexpected extra argument"),
+    ],
+)
+def test_unlock_refuses_bad_arguments(client, runner, make_user, db, args, fragment):
+    make_user(username="bob")
+    _lock_out(client, "bob", 5)
+    _assert_one_error_line(_invoke(runner, "unlock", *args), fragment)
+    assert _login(client, "bob").status_code == 429  # still locked
+
+
+def test_unlock_reports_an_unreachable_redis(app, client, runner, make_user):
+    make_user(username="bob")
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    _assert_one_error_line(_invoke(runner, "unlock", "--user", "bob"), "redis error")
+
+
+# --- delete-user ----------------------------------------------------------------------
+
+
+def _owned_rows(db, username):
+    return {
+        table: db(
+            f"select count(*) as n from {table} t join processes p on p.process_code = t.process_code"
+            " where p.username = :u",
+            u=username,
+        )[0]["n"]
+        for table in ("process_requests", "process_points", "process_file_chunks")
+    } | {"processes": db("select count(*) as n from processes where username = :u", u=username)[0]["n"]}
+
+
+@pytest.fixture
+def bob_with_data(client, runner, make_user, ingest, producer):
+    from tests.conftest import process_record
+
+    make_user(username="bob")
+    make_user(username="carol")
+    _assert_ok(_invoke(runner, *_quota_args("bob")))
+    _assert_ok(_invoke(runner, *_quota_args("carol")))
+    bobs = [process_record(username="bob", point_keys=["a", "b"], requests=2) for _ in range(2)]
+    carols = [process_record(username="carol", point_keys=["a"])]
+    ingest(*bobs, *carols)
+    _upload(client, producer(), bobs[0]["process_code"])
+    _upload(client, producer(), carols[0]["process_code"])
+    return bobs, carols
+
+
+def test_delete_user_with_yes_removes_everything_of_theirs(client, runner, login, db, bob_with_data):
+    bobs, carols = bob_with_data
+    carol_token = login("carol")
+    carol_before = _owned_rows(db, "carol")
+    assert _owned_rows(db, "bob") == {
+        "process_requests": 4,
+        "process_points": 4,
+        "process_file_chunks": 1,
+        "processes": 2,
+    }
+
+    result = _invoke(runner, "delete-user", "bob", "--yes")
+    _assert_ok(result)
+    assert "deleted user bob of company acme, 2 processes and 1 files" in result.output
+    assert _user(db, "bob") is None
+    assert _owned_rows(db, "bob") == {
+        "process_requests": 0,
+        "process_points": 0,
+        "process_file_chunks": 0,
+        "processes": 0,
+    }
+    assert db("select count(*) as n from quotas q left join users u on u.id = q.user_id where u.id is null") == [
+        {"n": 0}
+    ]
+    assert db("select count(*) as n from quotas") == [{"n": 1}]
+    # Carol keeps all of hers.
+    assert _owned_rows(db, "carol") == carol_before
+    headers = {"Authorization": f"Bearer {carol_token}"}
+    response = client.get(f"/account/data/{carols[0]['process_code']}?data_flow_type=INPUT", headers=headers)
+    assert response.status_code == 200
+    assert _login(client, "bob").status_code == 401
+
+
+def test_delete_user_asks_first(runner, db, bob_with_data):
+    result = _invoke(runner, "delete-user", "bob", stdin="n\n")
+    _assert_one_error_line(result, "not confirmed")
+    assert "Delete user bob of company acme, 2 processes and 1 files?" in result.output
+    assert _user(db, "bob") is not None
+    assert _owned_rows(db, "bob")["processes"] == 2
+
+    result = _invoke(runner, "delete-user", "bob", stdin="y\n")
+    _assert_ok(result)
+    assert _user(db, "bob") is None
+    assert _owned_rows(db, "bob")["processes"] == 0
+
+
+@pytest.mark.parametrize(
+    "args,fragment,status",
+    [(("ghost", "--yes"), "no user 'ghost'", 1), ((), "USERNAME", 2), (("bob", "--force"), "--force", 2)],
+)
+def test_delete_user_refuses_bad_arguments(runner, make_user, db, args, fragment, status):
+    make_user(username="bob")
+    result = _invoke(runner, "delete-user", *args)
+    _assert_one_error_line(result, fragment)
+    assert result.exit_code == status
+    assert _user(db, "bob") is not None
+
+
+# --- backup ---------------------------------------------------------------------------
+
+
+def test_backup(app, runner, make_user, backend, tmp_path):
+    import sqlite3
+
+    make_user(username="bob")
+    target = tmp_path / "copy.db"
+    if backend == "postgresql":
+        _assert_one_error_line(_invoke(runner, "backup", str(target)), "pg_dump")
+        assert not target.exists()
+        return
+    # A transaction still open in another connection is not in the copy: the copy is one
+    # consistent snapshot of what was committed.
+    writer = sqlite3.connect(app.extensions["account_db"].url.database, timeout=30)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO login_failures (key, failures, window_start_us) VALUES ('user:uncommitted', 1, 0)")
+        result = _invoke(runner, "backup", str(target))
+    finally:
+        writer.rollback()
+        writer.close()
+    _assert_ok(result)
+    assert f"to {target}" in result.output
+    copy = sqlite3.connect(target)
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("select username from users").fetchall() == [("bob",)]
+        assert copy.execute("select count(*) from login_failures").fetchone() == (0,)
+        assert copy.execute("select version_num from alembic_version").fetchone() is not None
+    finally:
+        copy.close()
+    assert [path.name for path in tmp_path.iterdir()] == ["copy.db"]  # no partial file left
+
+
+def test_backups_taken_while_another_connection_writes_are_consistent(app, runner, backend, tmp_path):
+    """A writer commits two rows per transaction all along: every copy passes the
+    integrity check and holds whole transactions only (an even number of rows)."""
+    import sqlite3
+    import threading
+
+    if backend == "postgresql":
+        _assert_one_error_line(_invoke(runner, "backup", str(tmp_path / "copy.db")), "pg_dump")
+        return
+    path = app.extensions["account_db"].url.database
+    stop, committed = threading.Event(), []
+
+    def write():
+        writer = sqlite3.connect(path, timeout=30)
+        try:
+            for n in range(100_000):
+                if stop.is_set():
+                    break
+                with writer:  # one transaction, committed on leaving
+                    for half in ("a", "b"):
+                        writer.execute(
+                            "INSERT INTO login_failures (key, failures, window_start_us) VALUES (?, 1, 0)",
+                            (f"user:w{n}{half}",),
+                        )
+                committed.append(n)
+        finally:
+            writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        counts = []
+        for index in range(5):
+            target = tmp_path / f"copy{index}.db"
+            _assert_ok(_invoke(runner, "backup", str(target)))
+            copy = sqlite3.connect(target)
+            try:
+                assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                counts.append(copy.execute("select count(*) from login_failures").fetchone()[0])
+            finally:
+                copy.close()
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert all(count % 2 == 0 for count in counts), counts
+    assert counts == sorted(counts) and counts[-1] > 0, counts  # later copies saw more
+    assert len(committed) * 2 >= counts[-1]
+
+
+def test_backup_refuses_an_existing_file_and_no_file(runner, backend, tmp_path):
+    target = tmp_path / "exists.db"
+    target.write_bytes(b"keep me")
+    result = _invoke(runner, "backup", str(target))
+    _assert_one_error_line(result, "pg_dump" if backend == "postgresql" else "exists")
+    assert target.read_bytes() == b"keep me"
+    _assert_one_error_line(_invoke(runner, "backup"), "FILE")
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list-users",),
+        ("show-user", "bob"),
+        ("reset-password", "bob", "--password-stdin"),
+        ("unlock", "--user", "bob"),
+        ("delete-user", "bob", "--yes"),
+    ],
+)
+def test_database_failure_of_the_admin_commands(runner, monkeypatch, make_user, db, args):
+    make_user(username="bob")
+    before = _user(db, "bob")
+
+    def broken():
+        raise OperationalError("SELECT 1", {}, Exception("could not connect to server: Connection refused"))
+
+    monkeypatch.setattr(cli.db, "transaction", broken)
+    monkeypatch.setattr(cli.db, "connection", broken)
+    result = _invoke(runner, *args, stdin="a_brand_new_password\n")
+    _assert_one_error_line(result, "database error", "Connection refused")
+    assert result.exit_code == 1
+    assert _user(db, "bob") == before
+
+
+def test_database_failure_of_backup(runner, monkeypatch, make_user, backend, tmp_path):
+    import sqlite3
+
+    make_user(username="bob")
+    target = tmp_path / "copy.db"
+    if backend == "postgresql":  # nothing is read: the command points to pg_dump
+        _assert_one_error_line(_invoke(runner, "backup", str(target)), "pg_dump")
+        return
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(cli.sqlite3, "connect", broken)
+    _assert_one_error_line(_invoke(runner, "backup", str(target)), "backup failed", "disk I/O error")
+    assert list(tmp_path.iterdir()) == []

@@ -24,6 +24,7 @@ PUBLIC_ENDPOINTS = {
     "api-docs.openapi_json",
     "api-docs.openapi_swagger_ui",
     "api-docs.openapi_redoc",
+    "openapi_assets.asset",
 }
 # The producer API: extensions of the documented API, unknown to the reference client.
 EXTENSIONS = {"write_processes", "write_data"}

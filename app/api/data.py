@@ -85,9 +85,10 @@ def _body_chunks(limit):
 @blp.doc(requestBody={"required": True, "content": {"application/octet-stream": {"schema": BINARY}}})
 @blp.response(204)
 def write_data(query, process_code):
-    """Store the raw input or output file of a process (for BOT and ADMIN tokens; an
-    extension of the API). Streamed to the database in chunks; the size limit is
-    DATA_MAX_CONTENT_LENGTH, with a 413 past it."""
+    """Store the raw input or output file of a process (an extension of the API).
+
+    For BOT and ADMIN tokens. Streamed to the database in chunks; the size limit is
+    `DATA_MAX_CONTENT_LENGTH`, with a 413 past it."""
     limit = current_app.config["DATA_MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"The file is larger than the limit of {limit} bytes")

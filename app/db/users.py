@@ -1,11 +1,12 @@
 """Queries on users."""
 
 from datetime import UTC
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from app import clock
-from app.db import NotFound
+from app.db import NotFound, tables
 from app.db.tables import users
 
 # Columns a caller may change on their own profile.
@@ -113,6 +114,42 @@ def set_roles(conn, username, roles):
         .where(users.c.id == user["id"])
         .values(roles=list(roles), token_version=users.c.token_version + 1, edit_date=utcnow())
     )
+
+
+def list_users(conn, company=None):
+    """Every user (of one company when given), by company then username."""
+    query = select(users).order_by(users.c.company_key, users.c.username)
+    if company is not None:
+        query = query.where(users.c.company_key == company)
+    return [_user(row._mapping) for row in conn.execute(query)]
+
+
+class UserHoldings(NamedTuple):
+    processes: int
+    files: int
+
+
+def holdings(conn, user_id):
+    """How many processes the user owns, and how many stored files they have."""
+    processes = conn.execute(select(func.count()).where(tables.processes.c.user_id == user_id)).scalar_one()
+    files = conn.execute(
+        select(func.count())
+        .select_from(tables.process_file_chunks.join(tables.processes))
+        .where(tables.processes.c.user_id == user_id, tables.process_file_chunks.c.seq == 0)
+    ).scalar_one()
+    return UserHoldings(processes, files)
+
+
+def delete_user(conn, username):
+    """Delete the user with their quotas, processes, requests, point keys and files (the
+    foreign keys cascade; done explicitly too, so no database setting can leave any behind)."""
+    user = get_user_by_username(conn, username)
+    owned = select(tables.processes.c.process_code).where(tables.processes.c.user_id == user["id"])
+    for table in (tables.process_file_chunks, tables.process_points, tables.process_requests):
+        conn.execute(delete(table).where(table.c.process_code.in_(owned)))
+    conn.execute(delete(tables.processes).where(tables.processes.c.user_id == user["id"]))
+    conn.execute(delete(tables.quotas).where(tables.quotas.c.user_id == user["id"]))
+    conn.execute(delete(users).where(users.c.id == user["id"]))
 
 
 # find_user_for_token prepares find_user's statement on the server once per connection,

@@ -9,7 +9,8 @@ the undecorated 7.9 view function (`implementation`), so the two cannot drift.
 import inspect
 from http import HTTPStatus
 
-from app.docs import SUMMARIES_RU
+from app import openapi_assets
+from app.docs import DESCRIPTIONS_RU, SUMMARIES_RU, StatusOrder
 from app.extensions import Api
 from schemas.v6 import ERRORS_BY_STATUS, General400
 
@@ -25,6 +26,39 @@ class ApiV6(Api):
         "read_report": "Создание отчета со статистикой по использованию.",
         "write_processes": "Запись процессов расчётными сервисами, с названиями 6.20 (расширение API).",
     }
+    DESCRIPTIONS_RU = {
+        **DESCRIPTIONS_RU,
+        "run_token_generation": (
+            "Неверное имя пользователя и неверный пароль дают один и тот же ответ 401; неудачные попытки "
+            "ограничиваются так же, как в 7.9."
+        ),
+        "change_password": (
+            "Новый пароль должен также укладываться в границы 7.9 (от 10 до 256 символов), чтобы с ним можно "
+            "было войти через оба диалекта."
+        ),
+        "update_info": (
+            "Отсутствующие name, email или phone очищаются, отсутствующий timezone равен 0 (документированные "
+            "значения по умолчанию). username и company_key должны быть собственными: изменить их нельзя (403)."
+        ),
+        "generate_statistics": (
+            "Без периода: текущий месяц по вчерашний день. `to` входит в период. Значения больше 10^7 "
+            "(граница 6.20) выводятся как 10^7."
+        ),
+        "read_audit": (
+            "Без периода: сегодня с 00:00 (в часовом поясе пользователя) до текущего момента. `sort_field` — "
+            "одно из: time, code, service_name, method_group, username, company_key. tracedata действия — "
+            "tracedata его первого запроса; duration — сумма его длительностей расчёта."
+        ),
+        "read_data": (
+            "Процесс другого пользователя, неизвестный код, отсутствующий файл и стадия, отличная от 0, дают "
+            "один и тот же General404."
+        ),
+        "read_quota": "Пользователь без единой квоты получает General404 (resource_id `quota`).",
+        "write_processes": (
+            "Только для токенов BOT и ADMIN. Те же правила, что у POST /account/processes: идемпотентно, "
+            "всё или ничего."
+        ),
+    }
 
 
 api = ApiV6(config_prefix="V6")
@@ -36,9 +70,8 @@ CONFIG = {
     "V6_OPENAPI_URL_PREFIX": f"{PREFIX}/openapi",
     "V6_OPENAPI_JSON_PATH": "openapi.json",
     "V6_OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "V6_OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     "V6_OPENAPI_REDOC_PATH": "/redoc",
-    "V6_OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+    **openapi_assets.settings("V6_"),
 }
 
 
@@ -68,10 +101,12 @@ def init_app(app):
     api.init_app(
         app,
         spec_kwargs={
+            "extra_plugins": [StatusOrder()],
             "components": {
                 "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            }
+            },
         },
     )
     for module in (auth, info, statistics, audit, data, quota, system, processes):
         api.register_blueprint(module.blp)
+    app.register_blueprint(openapi_assets.blueprint("v6_openapi_assets", CONFIG["V6_OPENAPI_URL_PREFIX"]))

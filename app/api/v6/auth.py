@@ -31,7 +31,10 @@ def run_token_generation(data):
 @blp.response(200, TokenValidationResult)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": TOKEN_JSON_SCHEMA}}})
 def run_token_validation():
-    """Validate a token (of either dialect); an unusable token is `valid: false`."""
+    """Validate a token (of either dialect).
+
+    Expired, forged, revoked and malformed tokens are not an error: they are `valid: false`.
+    """
     return auth79.validation_result(auth79.token_from_body(TOKEN_MIN, TOKEN_MAX))
 
 

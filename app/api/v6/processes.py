@@ -21,7 +21,8 @@ blp = Blueprint("v6_processes", __name__, url_prefix=PREFIX, description="Produc
 @blp.arguments(ProducerBatch)
 @blp.response(200, ProcessBatchResult)
 def write_processes(batch):
-    """Record a batch of processes with the 6.20 names (for BOT and ADMIN tokens; an
-    extension of the API). Same rules as POST /account/processes: idempotent, all or nothing.
+    """Record a batch of processes with the 6.20 names (an extension of the API).
+
+    For BOT and ADMIN tokens. Same rules as POST /account/processes: idempotent, all or nothing.
     """
     return implementation(processes79.write_processes)(batch)
