@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request
 from app import db, jsonbody, throttle
 from app.actions import record_own_action
 from app.api import operation
-from app.auth import login_required, user_for_token
+from app.auth import login_required, roles_for_token
 from app.db import users as user_queries
 from app.errors import ApiError
 from app.extensions import Blueprint
@@ -98,10 +98,10 @@ def token_from_body(minimum=TOKEN_MIN, maximum=TOKEN_MAX):
 def validation_result(token):
     """The TokenValidationResult of a token, built here rather than dumped by the schema:
     the platform validates a token on every request (see README, Performance)."""
-    user = user_for_token(unquote_token(token))
-    if user is None:
+    roles = roles_for_token(unquote_token(token))
+    if roles is None:
         return jsonify(valid=False, roles=[])
-    return jsonify(valid=True, roles=list(user["roles"]))
+    return jsonify(valid=True, roles=roles)
 
 
 @blp.route("/token/validation", methods=["POST"])
