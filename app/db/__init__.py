@@ -81,6 +81,7 @@ class _LookupConnections:
             pooled = self.engine.raw_connection()
             raw = pooled.dbapi_connection
             pooled.detach()
+            raw.rollback()  # nothing to send when idle; autocommit cannot be set in a transaction
             raw.autocommit = True
             return raw
 
