@@ -69,16 +69,15 @@ class _LookupConnections:
     that threads share without a lock (deque's append and pop are atomic). A lookup is
     then one round trip and no pool bookkeeping."""
 
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self):
         self.pid = os.getpid()
         self.idle = collections.deque()
 
-    def take(self):
+    def take(self, engine):
         try:
             return self.idle.pop()
         except IndexError:
-            pooled = self.engine.raw_connection()
+            pooled = engine.raw_connection()
             raw = pooled.dbapi_connection
             pooled.detach()
             raw.rollback()  # nothing to send when idle; autocommit cannot be set in a transaction
@@ -94,14 +93,15 @@ class _LookupConnections:
             self.idle.pop().close()
 
 
-_lookup_connections = weakref.WeakKeyDictionary()  # engine -> _LookupConnections
+# engine -> _LookupConnections (which holds no reference to the engine: the entry goes with it)
+_lookup_connections = weakref.WeakKeyDictionary()
 
 
 def _connections_of(main):
     connections = _lookup_connections.get(main)
     if connections is None or connections.pid != os.getpid():
         # A forked worker starts with none: the parent's sockets stay the parent's.
-        connections = _lookup_connections[main] = _LookupConnections(main)
+        connections = _lookup_connections[main] = _LookupConnections()
         pid = connections.pid
 
         @event.listens_for(main, "engine_disposed")
@@ -126,7 +126,7 @@ def lookup(query):
             return query(conn)
     connections = _connections_of(main)
     for attempt in (1, 2):
-        raw = connections.take()
+        raw = connections.take(main)
         try:
             return query(raw)
         except main.dialect.loaded_dbapi.Error as exc:
