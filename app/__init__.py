@@ -1,7 +1,6 @@
 """The Account service: application factory."""
 
 import logging
-import os
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -14,13 +13,9 @@ from app.version import API_MAJOR, API_MINOR
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_path=os.environ.get("ACCOUNT_INSTANCE_PATH") or _default_instance())
-    app.config.from_mapping(settings.DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.update(settings.from_environment())
-    if test_config:
-        app.config.update(test_config)
-    settings.finalize(app.config, app.instance_path)
+    # instance_relative_config: config.py is the instance folder's, not app/config.py.
+    app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
+    settings.load(app.config, test_config)
 
     app.config.update(
         API_TITLE="VRt.Account",
@@ -67,7 +62,3 @@ def create_app(test_config=None):
 
     cli.register(app)
     return app
-
-
-def _default_instance():
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "instance")

@@ -6,24 +6,36 @@ from copy import deepcopy
 from flask import current_app, g, request
 
 from app import db
-from app.db.users import find_user_for_token
+from app.db.users import find_token_state, find_user_for_token
 from app.errors import ApiError
 from app.security import InvalidToken, decode_token, unquote_token
 
 PROTECTED_ATTR = "_account_auth_roles"
 
 
-def user_for_token(raw_token):
-    """The enabled user a token belongs to, or None when the token is not valid now:
+def _current(raw_token, find):
+    """find(conn, username)'s row for a token's user when the token is valid now, else None:
     malformed, forged, expired, revoked (older token_version) or of a disabled user."""
     try:
         claims = decode_token(current_app.config, unquote_token(raw_token))
     except InvalidToken:
         return None
-    user = db.lookup(lambda conn: find_user_for_token(conn, claims["sub"]))  # revocation: checked on every call
-    if user is None or not user["enabled"] or user["token_version"] != claims["ver"]:
+    row = db.lookup(lambda conn: find(conn, claims["sub"]))  # revocation: checked on every call
+    if row is None or not row["enabled"] or row["token_version"] != claims["ver"]:
         return None
-    return user
+    return row
+
+
+def user_for_token(raw_token):
+    """The enabled user a token belongs to, or None when the token is not valid now."""
+    return _current(raw_token, find_user_for_token)
+
+
+def roles_for_token(raw_token):
+    """The roles of the token's user, or None when the token is not valid now: token
+    validation, which reads only what revocation and the answer need."""
+    state = _current(raw_token, find_token_state)
+    return None if state is None else list(state["roles"])
 
 
 def bearer_token():

@@ -1,7 +1,9 @@
 """Configuration: every setting, its default and its environment variable, in one place.
 
-Order of precedence (later wins): the defaults below, ``instance/config.py``,
-``ACCOUNT_<NAME>`` environment variables, the mapping passed to ``create_app``.
+Order of precedence (later wins): the defaults below, ``config.py`` in the instance folder
+(``instance/`` or ACCOUNT_INSTANCE_PATH), ``ACCOUNT_<NAME>`` environment variables, the
+mapping passed to ``create_app``. Only these settings reach ``app.config``: this module's
+own names (DEFAULTS, WEAK_SECRETS...) never do.
 """
 
 import os
@@ -9,6 +11,10 @@ import secrets
 import socket
 import stat
 from pathlib import Path
+
+from flask import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULTS = {
     # SQLAlchemy URL; empty means the embedded SQLite file instance/account.db.
@@ -62,8 +68,50 @@ WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "jwt-secret", "yo
 MIN_SECRET_BYTES = 32
 
 
+# The databases the service ships drivers for.
+_DATABASES = {"sqlite": "sqlite:///path/to/account.db", "postgresql": "postgresql://user@host:5432/name"}
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
 class ConfigError(RuntimeError):
-    """A setting is missing or unsafe: the service refuses to start."""
+    """A setting is missing or unsafe: the service refuses to start. Its message names the
+    setting and where it came from; `make run`, gunicorn and the CLI print it as one
+    `Error: ...` line and stop."""
+
+
+def instance_path():
+    """The instance folder: ACCOUNT_INSTANCE_PATH, or instance/ beside the app package."""
+    return os.environ.get("ACCOUNT_INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance")
+
+
+def load(config, overrides=None, environ=os.environ):
+    """Fill config (a flask.Config whose root path is the instance folder): the defaults,
+    then the instance folder's config.py, then ACCOUNT_<NAME> variables, then overrides
+    (create_app's test mapping); checked by finalize."""
+    origins = {}
+    config.from_mapping(DEFAULTS)
+    from_file = Config(config.root_path)
+    path = os.path.join(config.root_path, "config.py")
+    try:
+        from_file.from_pyfile("config.py", silent=True)
+    except Exception as exc:  # a syntax error, a failing import...: the file is unusable
+        raise ConfigError(f"{path} cannot be read: {type(exc).__name__}: {exc}") from exc
+    config.update(from_file)
+    origins.update(dict.fromkeys(from_file, path))
+    found = from_environment(environ)
+    config.update(found)
+    origins.update({name: f"ACCOUNT_{name}" for name in found})
+    if overrides:
+        config.update(overrides)
+        origins.update(dict.fromkeys(overrides, "create_app"))
+    finalize(config, config.root_path, origins)
+    return config
+
+
+def check():
+    """Load the settings as the app would, without building it: ConfigError if unusable
+    (gunicorn.conf.py runs it in the master, before any worker starts)."""
+    load(Config(instance_path()))
 
 
 def from_environment(environ=os.environ):
@@ -87,20 +135,37 @@ def from_environment(environ=os.environ):
     return found
 
 
-def finalize(config, instance_path):
-    """Fill derived defaults and refuse unsafe values."""
+def finalize(config, instance_path, origins=None):
+    """Check every setting's type, fill derived defaults and refuse unsafe values.
+    origins ({name: where it was set}) goes into the messages."""
+    origins = origins or {}
+
+    def where(name):
+        return f" (set by {origins[name]})" if name in origins else ""
+
+    for name, default in DEFAULTS.items():
+        value = config[name]
+        if name in _INTEGERS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{name} must be an integer, got {value!r}{where(name)}")
+        if name in _BOOLEANS and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False, got {value!r}{where(name)}")
+        if isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}{where(name)}")
     instance = Path(instance_path)
     if not config.get("DATABASE_URL"):
         instance.mkdir(parents=True, exist_ok=True)
         config["DATABASE_URL"] = f"sqlite:///{instance / 'account.db'}"
     config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    _check_database_url(config["DATABASE_URL"], where("DATABASE_URL"))
+    if config["REDIS_URL"] and config["REDIS_URL"].partition(":")[0] not in _REDIS_SCHEMES:
+        raise ConfigError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL{where('REDIS_URL')}")
     if not config.get("JWT_SECRET"):
         config["JWT_SECRET"] = _instance_secret(instance / "jwt_secret")
-    check_secret(config["JWT_SECRET"])
+    check_secret(config["JWT_SECRET"], where("JWT_SECRET"))
     if config.get("JWT_ALGORITHM") != "HS256":
-        raise ConfigError("JWT_ALGORITHM: only HS256 is supported")
-    if not 4 <= int(config["BCRYPT_ROUNDS"]) <= 31:
-        raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
+        raise ConfigError(f"JWT_ALGORITHM: only HS256 is supported{where('JWT_ALGORITHM')}")
+    if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
+        raise ConfigError(f"BCRYPT_ROUNDS must be between 4 and 31{where('BCRYPT_ROUNDS')}")
     if not config.get("POD_ID"):
         config["POD_ID"] = (socket.gethostname() or "local-pod")[:256]
     for name in ("ENV_ID", "POD_ID"):
@@ -116,10 +181,23 @@ def normalize_database_url(url):
     return url
 
 
-def check_secret(secret):
+def _check_database_url(url, where):
+    """Only the databases the service has drivers for; the URL itself is never echoed (it
+    may hold a password)."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in _DATABASES:
+        raise ConfigError(
+            f"DATABASE_URL{where} is not a database the service supports: use {' or '.join(_DATABASES.values())}"
+        )
+
+
+def check_secret(secret, where=""):
     if secret.strip().lower() in WEAK_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(
-            f"JWT_SECRET is weak or a placeholder: use at least {MIN_SECRET_BYTES} random bytes "
+            f"JWT_SECRET{where} is weak or a placeholder: use at least {MIN_SECRET_BYTES} random bytes "
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
 

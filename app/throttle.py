@@ -1,21 +1,41 @@
-"""Login throttling: failures are counted per username (case-folded) and per client
+"""Login throttling: attempts are counted per username (case-folded) and per client
 address in a fixed window; past a threshold every attempt, the correct password
 included, is refused with a 429 until the window ends. A success resets the username's
 count. Counters live in the database (the default) or in Redis (ACCOUNT_REDIS_URL), so
-several workers and hosts share them."""
+several workers and hosts share them.
+
+An attempt is reserved, atomically, before its password is checked, and a success gives
+it back: however many attempts run at once, at most the threshold's number of passwords
+is ever checked per window, per username and per address."""
 
 import math
+from dataclasses import dataclass
 
 from flask import current_app, request
-from sqlalchemy import case, delete, select
 
 from app import clock, db
-from app.db.tables import login_failures
+from app.db import throttle as queries
 
 US = 1_000_000
 
 
-def _keys(username):
+class Locked(Exception):
+    """No attempt left: retry after this many seconds."""
+
+    def __init__(self, retry_after):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The attempt an evaluation holds: {key: start of the window it was taken in}."""
+
+    user_key: str
+    windows: dict
+
+
+def _limits(username):
     return {
         f"user:{username.casefold()}": current_app.config["LOGIN_MAX_FAILURES"],
         f"addr:{request.remote_addr or 'unknown'}": current_app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
@@ -23,34 +43,52 @@ def _keys(username):
 
 
 class DatabaseCounters:
-    def retry_after(self, keys, window_us, now_us):
-        with db.connection() as conn:
-            rows = conn.execute(select(login_failures).where(login_failures.c.key.in_(list(keys)))).all()
-        waits = [
-            row.window_start_us + window_us - now_us
-            for row in rows
-            if row.failures >= keys[row.key] and row.window_start_us + window_us > now_us
-        ]
-        return max(waits, default=0)
+    def reserve(self, limits, window_us, now_us):
+        with db.transaction() as conn:  # Full rolls it back: a refused attempt takes nothing
+            return queries.reserve(conn, limits, window_us, now_us)
 
-    def fail(self, keys, window_us, now_us):
+    def succeed(self, user_key, windows):
         with db.transaction() as conn:
-            for key in sorted(keys):
-                stmt = db.upsert(conn, login_failures).values(key=key, failures=1, window_start_us=now_us)
-                expired = login_failures.c.window_start_us <= now_us - window_us
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["key"],
-                        set_={
-                            "failures": case((expired, 1), else_=login_failures.c.failures + 1),
-                            "window_start_us": case((expired, now_us), else_=login_failures.c.window_start_us),
-                        },
-                    )
-                )
+            for key, window_start_us in sorted(windows.items()):
+                if key == user_key:
+                    queries.reset(conn, key)
+                else:
+                    queries.give_back(conn, key, window_start_us)
 
-    def reset(self, key):
-        with db.transaction() as conn:
-            conn.execute(delete(login_failures).where(login_failures.c.key == key))
+
+# One script, run atomically by Redis, per operation: the check and the increment of
+# every key happen with no other client in between. A counter is a hash {n: attempts,
+# w: window start (us)}; its expiry only cleans up, the window is the service's clock.
+_RESERVE = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local taken, wait = {}, 0
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'n', 'w')
+  local count, start = tonumber(state[1]), state[2]
+  if count == nil or start == false or tonumber(start) <= now - window then
+    count, start = 0, ARGV[1]
+  end
+  if count >= tonumber(ARGV[2 + i]) then
+    wait = math.max(wait, tonumber(start) + window - now)
+  end
+  taken[i] = {count + 1, start}
+end
+if wait > 0 then
+  return {wait}
+end
+local result = {0}
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'n', taken[i][1], 'w', taken[i][2])
+  redis.call('PEXPIRE', key, math.ceil((tonumber(taken[i][2]) + window - now) / 1000))
+  result[i + 1] = taken[i][2]
+end
+return result
+"""
+_GIVE_BACK = """
+if redis.call('HGET', KEYS[1], 'w') == ARGV[1] and tonumber(redis.call('HGET', KEYS[1], 'n')) > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
+"""
 
 
 class RedisCounters:
@@ -58,35 +96,28 @@ class RedisCounters:
         import redis
 
         self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._reserve = self.redis.register_script(_RESERVE)
+        self._give_back = self.redis.register_script(_GIVE_BACK)
 
     @staticmethod
     def _name(key):
-        return f"account:login-failures:{key}"
+        return f"account:login-attempts:{key}"
 
-    def retry_after(self, keys, window_us, now_us):
-        names = list(keys)
-        with self.redis.pipeline() as pipe:
-            for key in names:
-                pipe.get(self._name(key))
-                pipe.pttl(self._name(key))
-            results = pipe.execute()
-        waits = []
-        for index, key in enumerate(names):
-            count, ttl_ms = results[2 * index], results[2 * index + 1]
-            if count is not None and int(count) >= keys[key] and ttl_ms > 0:
-                waits.append(ttl_ms * 1000)
-        return max(waits, default=0)
+    def reserve(self, limits, window_us, now_us):
+        keys = sorted(limits)
+        result = self._reserve(
+            keys=[self._name(key) for key in keys], args=[now_us, window_us, *(limits[key] for key in keys)]
+        )
+        if result[0]:
+            raise queries.Full(int(result[0]))
+        return {key: int(start) for key, start in zip(keys, result[1:], strict=True)}
 
-    def fail(self, keys, window_us, now_us):
-        with self.redis.pipeline() as pipe:
-            for key in sorted(keys):
-                pipe.incr(self._name(key))
-                # NX: the window starts with the first failure and is not extended by later ones.
-                pipe.pexpire(self._name(key), window_us // 1000, nx=True)
-            pipe.execute()
-
-    def reset(self, key):
-        self.redis.delete(self._name(key))
+    def succeed(self, user_key, windows):
+        for key, window_start_us in windows.items():
+            if key == user_key:
+                self.redis.delete(self._name(key))
+            else:
+                self._give_back(keys=[self._name(key)], args=[window_start_us])
 
 
 def counters():
@@ -97,23 +128,22 @@ def counters():
     return app.extensions["account_throttle"]
 
 
-def _window_us():
-    return current_app.config["LOGIN_WINDOW_SECONDS"] * US
-
-
-def retry_after(username):
-    """Seconds the caller must wait before trying this username again (0: go ahead)."""
+def reserve(username):
+    """Take one attempt for username and the client address, before the password is
+    checked: a Reservation (None when throttling is off), or Locked."""
     if not current_app.config["LOGIN_THROTTLE"]:
-        return 0
-    wait_us = counters().retry_after(_keys(username), _window_us(), clock.to_us(clock.now()))
-    return math.ceil(wait_us / US) if wait_us > 0 else 0
+        return None
+    window_us = current_app.config["LOGIN_WINDOW_SECONDS"] * US
+    try:
+        windows = counters().reserve(_limits(username), window_us, clock.to_us(clock.now()))
+    except queries.Full as exc:
+        # A worker whose clock reading came before the window's start would count past it.
+        raise Locked(max(1, math.ceil(min(exc.wait_us, window_us) / US))) from None
+    return Reservation(f"user:{username.casefold()}", windows)
 
 
-def record_failure(username):
-    if current_app.config["LOGIN_THROTTLE"]:
-        counters().fail(_keys(username), _window_us(), clock.to_us(clock.now()))
-
-
-def record_success(username):
-    if current_app.config["LOGIN_THROTTLE"]:
-        counters().reset(f"user:{username.casefold()}")
+def record_success(reservation):
+    """The password was right: the username's count starts again and the address gets its
+    attempt back. A failure keeps its attempt: nothing to record."""
+    if reservation is not None:
+        counters().succeed(reservation.user_key, reservation.windows)

@@ -31,14 +31,17 @@ class Server:
 
 
 @contextmanager
-def gunicorn(database_url, workdir, **settings):
+def gunicorn(database_url, workdir, database_from_env=True, **settings):
     """gunicorn (two workers) serving wsgi:app on database_url, with the ACCOUNT_<NAME>
-    settings given (and none from this process's environment). Its socket is bound and
+    settings given (and none from this process's environment); database_from_env=False:
+    the URL is not in the environment (workdir/instance/config.py names it). Its socket is bound and
     listening before it starts, so the first request waits in the backlog until a worker
     takes it: no polling. The tables are emptied afterwards: the session database
     outlives the module, and is left as empty as the `app` fixture leaves it."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("ACCOUNT_")}
-    env.update(ACCOUNT_DATABASE_URL=database_url, ACCOUNT_INSTANCE_PATH=str(workdir / "instance"))
+    env.update(ACCOUNT_INSTANCE_PATH=str(workdir / "instance"))
+    if database_from_env:
+        env.update(ACCOUNT_DATABASE_URL=database_url)
     env.update({f"ACCOUNT_{name}": value for name, value in settings.items()})
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))

@@ -266,6 +266,9 @@ def test_throttling_per_username_case_folded(app, client, make_user, db):
     assert set(refused.get_json()) == {"tracedata", "message"}
     # Another address does not help: the username's count is the one that is full.
     assert _attempt(client, "alice", PASSWORD, address="10.0.0.2").status_code == 429
+    # A refused attempt takes nothing: the addresses hold only the evaluated ones.
+    held = db("select key, failures from login_failures where key like 'addr:%' order by key")
+    assert held == [{"key": "addr:10.0.0.1", "failures": 5}]
     statuses = [row["status"] for row in db("select status from processes where username = 'Alice'")]
     assert statuses.count("FAILED") == 2  # only "Alice" itself is an account; "alice"/"ALICE" are not
     assert "CANCELED_BY_QUOTA" in statuses
@@ -277,6 +280,8 @@ def test_a_success_resets_the_count(client, make_user, db):
         assert _attempt(client).status_code == 401
     assert _attempt(client, password=PASSWORD).status_code == 200
     assert db("select failures from login_failures where key = 'user:alice'") == []
+    # The address keeps its 4 failures; the success gave back the attempt it took.
+    assert db("select failures from login_failures where key = 'addr:10.0.0.1'") == [{"failures": 4}]
     for _ in range(4):
         assert _attempt(client).status_code == 401
     assert _attempt(client, password=PASSWORD).status_code == 200
@@ -329,7 +334,14 @@ def test_throttling_with_redis_counters(app, client, make_user):
         refused = _attempt(client, password=PASSWORD)
         assert refused.status_code == 429
         assert 0 < int(refused.headers["Retry-After"]) <= 900
-        assert int(server.get("account:login-failures:user:alice")) == 5
+        assert int(server.hget("account:login-attempts:user:alice", "n")) == 5
+        assert int(server.hget("account:login-attempts:addr:10.0.0.1", "n")) == 5  # the refused one took none
+        assert _attempt(client, "bob", address="10.0.0.2").status_code == 401
+        assert server.hget("account:login-attempts:addr:10.0.0.2", "n") == b"1"
+        make_user(username="carol")
+        assert _attempt(client, "carol", PASSWORD, address="10.0.0.2").status_code == 200
+        assert server.hget("account:login-attempts:addr:10.0.0.2", "n") == b"1"  # a success gives its attempt back
+        assert not server.exists("account:login-attempts:user:carol")
     finally:
         server.flushdb()
 

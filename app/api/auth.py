@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request
 from app import db, jsonbody, throttle
 from app.actions import record_own_action
 from app.api import operation
-from app.auth import login_required, user_for_token
+from app.auth import login_required, roles_for_token
 from app.db import users as user_queries
 from app.errors import ApiError
 from app.extensions import Blueprint
@@ -40,11 +40,16 @@ def _record_for(user, operation, status):
             record_own_action(conn, user, operation, status)
 
 
-def _refuse_if_locked(username, user, operation):
-    wait = throttle.retry_after(username)
-    if wait:
+def _reserve_attempt(username, user, operation):
+    """One attempt of the username's and the address's, taken before the password is
+    checked (see app.throttle), or the 429."""
+    try:
+        return throttle.reserve(username)
+    except throttle.Locked as exc:
         _record_for(user, operation, "CANCELED_BY_QUOTA")
-        raise ApiError(429, "Too many failed attempts; try again later", {"Retry-After": str(wait)})
+        raise ApiError(
+            429, "Too many failed attempts; try again later", {"Retry-After": str(exc.retry_after)}
+        ) from None
 
 
 @blp.route("/token/generation", methods=["POST"])
@@ -62,17 +67,16 @@ def run_token_generation(data):
     username = data["username"]
     with db.connection() as conn:
         user = user_queries.find_user(conn, username)
-    _refuse_if_locked(username, user, "run_token_generation")
+    attempt = _reserve_attempt(username, user, "run_token_generation")
     if user is None:
         dummy_check(data["password"], config["BCRYPT_ROUNDS"])
         valid = False
     else:
         valid = check_password(data["password"], user["password_hash"]) and user["enabled"]
-    if not valid:
-        throttle.record_failure(username)
+    if not valid:  # the attempt stays taken: it is the failure
         _record_for(user, "run_token_generation", "FAILED")
         raise ApiError(401, _BAD_CREDENTIALS)
-    throttle.record_success(username)
+    throttle.record_success(attempt)
     g.user = user
     with db.transaction() as conn:
         record_own_action(conn, user, "run_token_generation")
@@ -94,10 +98,10 @@ def token_from_body(minimum=TOKEN_MIN, maximum=TOKEN_MAX):
 def validation_result(token):
     """The TokenValidationResult of a token, built here rather than dumped by the schema:
     the platform validates a token on every request (see README, Performance)."""
-    user = user_for_token(unquote_token(token))
-    if user is None:
+    roles = roles_for_token(unquote_token(token))
+    if roles is None:
         return jsonify(valid=False, roles=[])
-    return jsonify(valid=True, roles=list(user["roles"]))
+    return jsonify(valid=True, roles=roles)
 
 
 @blp.route("/token/validation", methods=["POST"])
@@ -124,11 +128,11 @@ def change_password(data):
     """
     config = current_app.config
     user = g.user
-    _refuse_if_locked(user["username"], user, "change_password")
+    attempt = _reserve_attempt(user["username"], user, "change_password")
     if not check_password(data["current_password"], user["password_hash"]):
-        throttle.record_failure(user["username"])
         _record_for(user, "change_password", "FAILED")
         raise ApiError(403, "current_password does not match the current password")
+    throttle.record_success(attempt)
     new_hash = hash_password(data["new_password"], config["BCRYPT_ROUNDS"])
     try:
         with db.transaction() as conn:

@@ -1,14 +1,13 @@
 """Database engine and the one transaction helper every write goes through."""
 
+import collections
+import os
+import weakref
 from contextlib import contextmanager
-from contextvars import ContextVar
 
 from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DisconnectionError
-
-# Set while lookup() checks a connection out: it is not pinged (see lookup).
-_unpinged = ContextVar("account_db_unpinged", default=False)
 
 
 class NotFound(LookupError):
@@ -43,9 +42,7 @@ def make_engine(url, connect_timeout=3):
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_conn, _record, _proxy):
         """pool_pre_ping, by hand: a server restarted while the pool was idle costs no
-        failed request. lookup() skips it: it retries on a dead connection instead."""
-        if _unpinged.get():
-            return
+        failed request. lookup() has connections of its own: it retries on a dead one instead."""
         try:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:  # the pool replaces the connection and checks out again
@@ -66,39 +63,79 @@ def engine():
     return current_app.extensions["account_db"]
 
 
+class _LookupConnections:
+    """lookup()'s PostgreSQL connections: driver connections taken out of the engine's pool
+    (detached: set up and pinged by it once) and kept in autocommit, idle ones in a LIFO
+    that threads share without a lock (deque's append and pop are atomic). A lookup is
+    then one round trip and no pool bookkeeping."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.idle = collections.deque()
+
+    def take(self, engine):
+        try:
+            return self.idle.pop()
+        except IndexError:
+            pooled = engine.raw_connection()
+            raw = pooled.dbapi_connection
+            pooled.detach()
+            raw.rollback()  # nothing to send when idle; autocommit cannot be set in a transaction
+            raw.autocommit = True
+            return raw
+
+    def give_back(self, raw):
+        if not raw.closed:
+            self.idle.append(raw)
+
+    def close(self):
+        while self.idle:
+            self.idle.pop().close()
+
+
+# engine -> _LookupConnections (which holds no reference to the engine: the entry goes with it)
+_lookup_connections = weakref.WeakKeyDictionary()
+
+
+def _connections_of(main):
+    connections = _lookup_connections.get(main)
+    if connections is None or connections.pid != os.getpid():
+        # A forked worker starts with none: the parent's sockets stay the parent's.
+        connections = _lookup_connections[main] = _LookupConnections()
+        pid = connections.pid
+
+        @event.listens_for(main, "engine_disposed")
+        def _close(_engine, connections=connections):
+            if os.getpid() == pid:
+                connections.close()
+
+    return connections
+
+
 def lookup(query):
     """query(conn) for one read-only statement on the hot path (every authenticated
-    request looks its user up). On SQLite conn is a Connection. On PostgreSQL it is the
-    driver's own connection, checked out of the pool without a SQLAlchemy Connection
-    around it, not pinged first and in autocommit (no BEGIN, and the reset on check-in has
-    no transaction to roll back): one round trip in all. A connection found dead instead
-    (a server restart, an idle connection dropped) is invalidated and the statement runs
-    once more, through the ping, which replaces every dead connection it meets: a dropped
-    connection still costs no request."""
+    request looks its user up). On SQLite conn is a Connection. On PostgreSQL it is a
+    driver connection in autocommit (see _LookupConnections): the statement must be a
+    plain parameterized one, no session state (no SQL PREPARE), so that it works behind a
+    transaction pooler such as PgBouncer. A connection found dead (a server restart, an
+    idle connection dropped) is closed with every idle one, and the statement runs once
+    more on a new connection, which the pool's ping vouches for: it costs no request."""
     main = engine()
     if main.dialect.name != "postgresql":
         with main.connect() as conn:
             return query(conn)
+    connections = _connections_of(main)
     for attempt in (1, 2):
-        skip = _unpinged.set(attempt == 1)
+        raw = connections.take(main)
         try:
-            pooled = main.raw_connection()
-        finally:
-            _unpinged.reset(skip)
-        raw = pooled.dbapi_connection
-        try:
-            raw.autocommit = True
-            try:
-                return query(raw)
-            finally:
-                if not raw.closed:
-                    raw.autocommit = False
+            return query(raw)
         except main.dialect.loaded_dbapi.Error as exc:
             if attempt == 2 or not main.dialect.is_disconnect(exc, raw, None):
                 raise
-            pooled.invalidate(exc)
+            raw.close()
+            connections.close()
         finally:
-            pooled.close()
+            connections.give_back(raw)
 
 
 @contextmanager

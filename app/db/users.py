@@ -1,5 +1,6 @@
 """Queries on users."""
 
+import functools
 from datetime import UTC
 from typing import NamedTuple
 
@@ -152,38 +153,45 @@ def delete_user(conn, username):
     conn.execute(delete(users).where(users.c.id == user["id"]))
 
 
-# find_user_for_token prepares find_user's statement on the server once per connection,
-# compiled with positional $n parameters for PREPARE.
-_PREPARED = "account_user_by_name"
+# The hot path's statements, compiled once for psycopg2 (%(name)s parameters): plain
+# parameterized queries, no SQL PREPARE, which a transaction pooler (PgBouncer) would run
+# on one server connection and EXECUTE on another.
+_TOKEN_STATE_BY_NAME = select(users.c.enabled, users.c.token_version, users.c.roles).where(
+    users.c.username == bindparam("username")
+)
+_TOKEN_STATE_COLUMNS = ("enabled", "token_version", "roles")
 
 
-def _prepare_sql():
+@functools.cache
+def _psycopg2_sql(statement):
     from sqlalchemy.dialects.postgresql.psycopg2 import dialect
 
-    compiled = _USER_BY_NAME.compile(dialect=dialect(paramstyle="numeric_dollar"))
-    assert compiled.positiontup == ["username"]
-    return f"PREPARE {_PREPARED}(text) AS {compiled}"
+    return str(statement.compile(dialect=dialect()))
+
+
+def _fetch_one(conn, statement, username):
+    """The row (a tuple) of a hot-path statement, on the driver's connection."""
+    with conn.cursor() as cursor:
+        cursor.execute(_psycopg2_sql(statement), {"username": username})
+        return cursor.fetchone()
 
 
 def find_user_for_token(conn, username):
     """find_user on the hot path of every authenticated request, for app.db.lookup(): conn
     is a Connection on SQLite, the driver's connection on PostgreSQL. There the same Core
-    statement runs as a statement prepared on the server once per connection, on the
-    driver's cursor: no planning, and none of SQLAlchemy's per-call execution and result
-    processing (the driver decodes the JSON columns itself). That was most of the
-    service's own time in token validation."""
+    statement runs on the driver's cursor: none of SQLAlchemy's per-call execution and
+    result processing (the driver decodes the JSON columns itself)."""
     if hasattr(conn, "dialect"):  # a SQLAlchemy Connection
         return find_user(conn, username)
-    from psycopg2.errors import DuplicatePreparedStatement, InvalidSqlStatementName
-
-    with conn.cursor() as cursor:
-        try:
-            cursor.execute(f"EXECUTE {_PREPARED}(%s)", (username,))
-        except InvalidSqlStatementName:  # the connection's first lookup
-            try:
-                cursor.execute(_prepare_sql())
-            except DuplicatePreparedStatement:  # a pooler in front may mix server sessions
-                pass
-            cursor.execute(f"EXECUTE {_PREPARED}(%s)", (username,))
-        row = cursor.fetchone()
+    row = _fetch_one(conn, _USER_BY_NAME, username)
     return None if row is None else _user(zip(_USER_COLUMNS, row, strict=True))
+
+
+def find_token_state(conn, username):
+    """What token validation needs of a user, for app.db.lookup(): {enabled, token_version,
+    roles} or None. Three columns, not the row: less to send and to decode."""
+    if hasattr(conn, "dialect"):
+        row = conn.execute(_TOKEN_STATE_BY_NAME, {"username": username}).first()
+    else:
+        row = _fetch_one(conn, _TOKEN_STATE_BY_NAME, username)
+    return None if row is None else dict(zip(_TOKEN_STATE_COLUMNS, row, strict=True))
