@@ -10,11 +10,10 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import db
-from app.db import NotFound, tables
+from app import db, throttle
+from app.db import NotFound
 from app.db import quotas as quota_queries
 from app.db import users as user_queries
 from app.jsonbody import UNSTORABLE, UNSTORABLE_PROBLEM
@@ -271,21 +270,14 @@ def reset_password_command(username, password_stdin):
 
 
 def _clear_login_failures(keys):
-    """Delete the login-failure counters of the keys ("user:<casefolded name>",
-    "addr:<address>"), wherever they live: the database always, Redis when configured.
-    Returns how many counters existed."""
-    with db.transaction() as conn:
-        cleared = conn.execute(delete(tables.login_failures).where(tables.login_failures.c.key.in_(keys))).rowcount
-    url = current_app.config.get("REDIS_URL")
-    if url:
-        import redis
+    """Delete the login-attempt counters of the keys wherever they live: the database
+    always, Redis when configured. Returns how many counters existed."""
+    import redis
 
-        try:
-            client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-            cleared += client.delete(*(f"account:login-failures:{key}" for key in keys))
-        except redis.RedisError as exc:
-            _fail(f"redis error: {exc}")
-    return cleared
+    try:
+        return throttle.clear(keys)
+    except redis.RedisError as exc:
+        _fail(f"redis error: {exc}")
 
 
 @account.command("unlock")

@@ -119,6 +119,19 @@ class RedisCounters:
             else:
                 self._give_back(keys=[self._name(key)], args=[window_start_us])
 
+    def clear(self, keys):
+        return self.redis.delete(*(self._name(key) for key in keys)) if keys else 0
+
+
+def clear(keys):
+    """Forget the counters of keys ("user:<casefolded name>", "addr:<address>") in the
+    database and, when configured, in Redis (an operator's unlock). Returns how many
+    counters existed."""
+    with db.transaction() as conn:
+        cleared = queries.clear(conn, keys)
+    url = current_app.config.get("REDIS_URL")
+    return cleared + (RedisCounters(url).clear(keys) if url else 0)
+
 
 def counters():
     app = current_app

@@ -554,7 +554,8 @@ def test_unlock_an_address(app, client, runner, make_user, counters_in, unique, 
     assert f"unlocked {address} (1 counter cleared)" in result.output
     assert login(client, name).status_code == 200
     if counters_in == "database":
-        assert db("select key from login_failures where key like 'addr:%'") == []
+        # the login after the unlock took an attempt and gave it back: nothing is counted
+        assert db("select key from login_failures where key like 'addr:%' and failures > 0") == []
     # Nothing counted: unlocking clears nothing and still succeeds.
     result = _invoke(runner, "unlock", "--user", f"{name}_nobody")
     _assert_ok(result)

@@ -57,3 +57,8 @@ def give_back(conn, key, window_start_us):
 
 def reset(conn, key):
     conn.execute(delete(attempts).where(attempts.c.key == key))
+
+
+def clear(conn, keys):
+    """Delete the counters of keys; how many there were."""
+    return conn.execute(delete(attempts).where(attempts.c.key.in_(keys))).rowcount
