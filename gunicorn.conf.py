@@ -4,10 +4,13 @@ The access log leaves out query strings: a client that puts a token in the URL m
 get it written to the log.
 """
 
+import os
+import shutil
 import sys
+import tempfile
 
 accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s" %({x-request-id}o)s'
 
 
 def post_fork(server, worker):
@@ -16,3 +19,47 @@ def post_fork(server, worker):
     module = sys.modules.get("wsgi")
     if module is not None:
         module.app.extensions["account_db"].dispose(close=False)
+
+
+# Logs: gunicorn's own lines in the service's LOG_FORMAT (json or text); with json the
+# access log line is the request's line with the app's fields (app/logs.py).
+logger_class = "app.logs.GunicornLogger"
+
+# Metrics: prometheus_client's multiprocess mode. Every worker writes its values to files
+# in PROMETHEUS_MULTIPROC_DIR (the operator's, or a private temporary directory), set here
+# before anything imports prometheus_client; a scrape of any worker adds them up.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["ACCOUNT_METRICS_TEMPORARY_DIR"] = tempfile.mkdtemp(
+        prefix="account-metrics-"
+    )
+
+
+def on_starting(server):
+    from app.metrics import clear_directory
+
+    clear_directory(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges go, its counters are kept in an archive file."""
+    from app.metrics import archive_worker
+
+    archive_worker(os.environ["PROMETHEUS_MULTIPROC_DIR"], worker.pid)
+
+
+def on_exit(server):
+    temporary = os.environ.get("ACCOUNT_METRICS_TEMPORARY_DIR")
+    if temporary and temporary == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+# Graceful shutdown: on SIGTERM a worker's /readyz answers 503 while it serves for
+# ACCOUNT_SHUTDOWN_DELAY seconds more, then it finishes its in-flight requests; past
+# graceful_timeout (from the SIGTERM) gunicorn kills what is left.
+graceful_timeout = 30
+
+
+def post_worker_init(worker):
+    from app.health import install_drain
+
+    install_drain(worker)

@@ -28,17 +28,21 @@ CALL_SECONDS = 120
 class Server:
     host: str
     env: dict
+    process: subprocess.Popen = None
 
 
 @contextmanager
 def gunicorn(database_url, workdir, **settings):
     """gunicorn (two workers) serving wsgi:app on database_url, with the ACCOUNT_<NAME>
-    settings given (and none from this process's environment). Its socket is bound and
+    settings given (and none from this process's environment; SHUTDOWN_DELAY is 0 unless
+    given, so that stopping it takes no longer than it must). Its socket is bound and
     listening before it starts, so the first request waits in the backlog until a worker
     takes it: no polling. The tables are emptied afterwards: the session database
     outlives the module, and is left as empty as the `app` fixture leaves it."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("ACCOUNT_")}
-    env.update(ACCOUNT_DATABASE_URL=database_url, ACCOUNT_INSTANCE_PATH=str(workdir / "instance"))
+    env.update(
+        ACCOUNT_DATABASE_URL=database_url, ACCOUNT_INSTANCE_PATH=str(workdir / "instance"), ACCOUNT_SHUTDOWN_DELAY="0"
+    )
     env.update({f"ACCOUNT_{name}": value for name, value in settings.items()})
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -64,7 +68,7 @@ def gunicorn(database_url, workdir, **settings):
                 assert json.load(response) == {"health": 1.0}
         except (OSError, AssertionError, ValueError) as exc:
             pytest.fail(f"gunicorn did not serve ({exc}):\n{stderr_path.read_text()[-4000:]}", pytrace=False)
-        yield Server(host=host, env=env)
+        yield Server(host=host, env=env, process=process)
     finally:
         process.terminate()
         try:

@@ -4,7 +4,7 @@ import json
 
 from flask import current_app, g, jsonify, request
 
-from app import db, jsonbody, throttle
+from app import db, jsonbody, metrics, throttle
 from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required, user_for_token
@@ -44,6 +44,7 @@ def _refuse_if_locked(username, user, operation):
     wait = throttle.retry_after(username)
     if wait:
         _record_for(user, operation, "CANCELED_BY_QUOTA")
+        metrics.lockout()
         raise ApiError(429, "Too many failed attempts; try again later", {"Retry-After": str(wait)})
 
 
@@ -71,8 +72,10 @@ def run_token_generation(data):
     if not valid:
         throttle.record_failure(username)
         _record_for(user, "run_token_generation", "FAILED")
+        metrics.login_failure()
         raise ApiError(401, _BAD_CREDENTIALS)
     throttle.record_success(username)
+    metrics.login()
     g.user = user
     with db.transaction() as conn:
         record_own_action(conn, user, "run_token_generation")
@@ -128,6 +131,7 @@ def change_password(data):
     if not check_password(data["current_password"], user["password_hash"]):
         throttle.record_failure(user["username"])
         _record_for(user, "change_password", "FAILED")
+        metrics.login_failure()
         raise ApiError(403, "current_password does not match the current password")
     new_hash = hash_password(data["new_password"], config["BCRYPT_ROUNDS"])
     try:
