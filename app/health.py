@@ -81,8 +81,8 @@ def problem(engine, timeout=READY_TIMEOUT):
 def _check(engine, heads, logger):
     try:
         with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text(f"SET LOCAL statement_timeout = {int(READY_TIMEOUT * 1000)}"))
+            if conn.dialect.name == "postgresql":  # a backstop: the caller stops waiting at READY_TIMEOUT
+                conn.execute(text(f"SET LOCAL statement_timeout = {int(READY_TIMEOUT * 2000)}"))
             try:
                 revisions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
             except Exception:
