@@ -12,6 +12,7 @@ test client) the app writes it when the response is closed.
 import json
 import logging
 import os
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -87,9 +88,12 @@ class _StderrHandler(logging.StreamHandler):
 _handler = _StderrHandler()
 
 
+_WERKZEUG_REQUEST_LINE = re.compile(r'\] "[A-Z]+ \S* HTTP/[\d.]+" \d{3} ')
+
+
 def _drop_werkzeug_request_lines(record):
     """The development server's own request line has the query string: ours replaces it."""
-    return record.msg != '"%s" %s %s'
+    return not _WERKZEUG_REQUEST_LINE.search(record.getMessage())
 
 
 def init_app(app):

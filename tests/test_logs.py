@@ -3,6 +3,7 @@ traceback in one field, gunicorn's own lines in the same format, and never a pas
 token or hash."""
 
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
@@ -222,3 +223,12 @@ def test_gunicorn_json_logs_have_one_line_per_request_and_no_secret(database_url
         ("read_info", "alice"),
         ("run_token_validation", "anonymous"),
     ]
+
+
+def test_the_development_servers_request_line_is_left_out(app, caplog):
+    """`flask run` logs each request with its query string: the service's line replaces it."""
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.info('127.0.0.1 - - [27/Nov/2026 12:00:00] "%s" %s %s', "GET /account/info?token=abc HTTP/1.1", "401", "-")
+    werkzeug.info(" * Running on http://127.0.0.1:5000")
+    assert [record.getMessage() for record in caplog.records] == [" * Running on http://127.0.0.1:5000"]
