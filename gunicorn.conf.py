@@ -5,9 +5,7 @@ get it written to the log.
 """
 
 import os
-import shutil
 import sys
-import tempfile
 
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s" %({x-request-id}o)s'
@@ -26,18 +24,15 @@ def post_fork(server, worker):
 logger_class = "app.logs.GunicornLogger"
 
 # Metrics: prometheus_client's multiprocess mode. Every worker writes its values to files
-# in PROMETHEUS_MULTIPROC_DIR (the operator's, or a private temporary directory), set here
-# before anything imports prometheus_client; a scrape of any worker adds them up.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["ACCOUNT_METRICS_TEMPORARY_DIR"] = tempfile.mkdtemp(
-        prefix="account-metrics-"
-    )
+# in PROMETHEUS_MULTIPROC_DIR (the operator's, or a private temporary directory), which a
+# scrape of any worker adds up; on_starting sets it before any worker imports
+# prometheus_client (so not with --preload).
 
 
 def on_starting(server):
-    from app.metrics import clear_directory
+    from app.metrics import prepare_directory
 
-    clear_directory(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    prepare_directory()
 
 
 def child_exit(server, worker):
@@ -48,9 +43,9 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    temporary = os.environ.get("ACCOUNT_METRICS_TEMPORARY_DIR")
-    if temporary and temporary == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        shutil.rmtree(temporary, ignore_errors=True)
+    from app.metrics import remove_temporary_directory
+
+    remove_temporary_directory()
 
 
 # Graceful shutdown: on SIGTERM a worker's /readyz answers 503 while it serves for

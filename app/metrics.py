@@ -16,6 +16,8 @@ import fcntl
 import glob
 import hmac
 import os
+import shutil
+import tempfile
 from contextlib import contextmanager
 
 from flask import Blueprint, Response, current_app, g, has_app_context, request
@@ -28,6 +30,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _ARCHIVED_KINDS = ("counter", "histogram")
 _LOCK_FILE = ".lock"
+_TEMPORARY_ENV = "ACCOUNT_METRICS_TEMPORARY_DIR"
 
 blp = Blueprint("metrics", __name__)
 
@@ -174,10 +177,24 @@ def _locked(path, operation):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def clear_directory(path):
-    """Remove the files of an earlier run: counters start from 0 with the server."""
+def prepare_directory():
+    """gunicorn's on_starting, before any worker imports prometheus_client: the operator's
+    PROMETHEUS_MULTIPROC_DIR or a private temporary directory, emptied of an earlier
+    run's files (counters start from 0 with the server)."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        path = tempfile.mkdtemp(prefix="account-metrics-")
+        os.environ[MULTIPROC_ENV] = os.environ[_TEMPORARY_ENV] = path
     for name in glob.glob(os.path.join(path, "*.db")):
         os.remove(name)
+    return path
+
+
+def remove_temporary_directory():
+    """gunicorn's on_exit: the private directory goes with the server, the operator's stays."""
+    temporary = os.environ.get(_TEMPORARY_ENV)
+    if temporary and temporary == os.environ.get(MULTIPROC_ENV):
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def archive_worker(path, pid):
