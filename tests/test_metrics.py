@@ -4,6 +4,7 @@ counters kept and its files removed)."""
 
 import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -258,3 +259,8 @@ def test_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(database_url, tm
         assert value(second, "account_request_duration_seconds_count", operation="run_token_generation") == 7
         assert value(second, "account_db_pool_in_use") == 0
     assert directory.exists()  # the operator's directory is left in place
+    # LOG_FORMAT=text: gunicorn's access line, with the request's code at its end.
+    logins = [line for line in (tmp_path / "gunicorn.out").read_text().splitlines() if "/token/generation" in line]
+    assert len(logins) == 7
+    access_line = re.compile(r'"POST /account/token/generation HTTP/1.1" (200|401) .* [0-9a-f-]{36}$')
+    assert all(access_line.search(line) for line in logins)
