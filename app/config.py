@@ -67,11 +67,11 @@ _INTEGERS = {
     "SHUTDOWN_DELAY",
 }
 
-# Secrets that must never sign tokens: placeholders from docs and examples.
 LOG_FORMATS = ("json", "text")
 METRICS_MODES = ("public", "token", "off")
 MIN_METRICS_TOKEN_CHARS = 16
 
+# Secrets that must never sign tokens: placeholders from docs and examples.
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "jwt-secret", "your-secret-key", "test"}
 MIN_SECRET_BYTES = 32
 
