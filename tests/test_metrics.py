@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.config import ConfigError
@@ -137,6 +137,18 @@ def test_a_database_error_is_counted_once(app, client, auth):
         assert client.get("/account/quota", headers=headers).status_code == 500
     finally:
         quotas.create(app.extensions["account_db"])
+    after = scrape(client)
+    assert value(after, "account_database_errors_total") - value(before, "account_database_errors_total") == 1
+
+
+def test_a_database_that_cannot_be_reached_is_counted(app, client, auth):
+    headers = auth()
+    before = scrape(client)
+    # An engine without the app's listeners: the failed request is counted by the error handler.
+    app.extensions["account_db"] = create_engine(
+        "postgresql+psycopg2://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+    )
+    assert client.get("/account/info", headers=headers).status_code == 500
     after = scrape(client)
     assert value(after, "account_database_errors_total") - value(before, "account_database_errors_total") == 1
 
