@@ -28,15 +28,17 @@ class ApiError(Exception):
 def request_code():
     """The request's code: the caller's X-Request-Id when it is a UUID (so that a call can
     be followed across services), a fresh one otherwise."""
-    if "request_code" not in g:
-        g.request_code = _incoming_request_id() or str(uuid.uuid4())
-    return g.request_code
+    code = g.get("request_code")
+    if code is None:
+        code = g.request_code = _incoming_request_id() or str(uuid.uuid4())
+    return code
 
 
 def _incoming_request_id():
-    value = request.headers.get("X-Request-Id", "").lower() if has_request_context() else ""
+    value = request.environ.get("HTTP_X_REQUEST_ID") if has_request_context() else None
     if not value:
         return None
+    value = value.lower()
     try:
         canonical = str(uuid.UUID(value))
     except ValueError:
