@@ -58,7 +58,9 @@ def create_app(test_config=None):
     # smorest registers its own HTTPException handler at init: ours must win everywhere.
     errors.register(app)
 
-    from app import cli
+    from app import cli, health, logs, metrics
 
     cli.register(app)
+    for extension in (logs, metrics, health):  # request lines and X-Request-Id, /metrics, probes
+        extension.init_app(app)
     return app

@@ -47,6 +47,15 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     # Seconds a database connection attempt may take before the request fails.
     "DB_CONNECT_TIMEOUT": 3,
+    # Log lines as JSON objects (json) or as plain text (text), gunicorn's included.
+    "LOG_FORMAT": "text",
+    # GET /metrics: served to anyone (public), only with `Authorization: Bearer METRICS_TOKEN`
+    # (token), or not at all (off).
+    "METRICS": "public",
+    "METRICS_TOKEN": "",
+    # Seconds a worker keeps serving after SIGTERM with /readyz answering 503, so that load
+    # balancers stop sending before it stops accepting (gunicorn's graceful_timeout bounds it).
+    "SHUTDOWN_DELAY": 5,
 }
 
 # Settings whose environment value is parsed as a boolean, or as an integer.
@@ -61,7 +70,12 @@ _INTEGERS = {
     "MAX_CONTENT_LENGTH",
     "DATA_MAX_CONTENT_LENGTH",
     "DB_CONNECT_TIMEOUT",
+    "SHUTDOWN_DELAY",
 }
+
+LOG_FORMATS = ("json", "text")
+METRICS_MODES = ("public", "token", "off")
+MIN_METRICS_TOKEN_CHARS = 16
 
 # Secrets that must never sign tokens: placeholders from docs and examples.
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "jwt-secret", "your-secret-key", "test"}
@@ -135,6 +149,20 @@ def from_environment(environ=os.environ):
     return found
 
 
+def read(path=None, environ=os.environ):
+    """The defaults, instance/config.py and the environment, layered as create_app does
+    but neither checked nor completed: for gunicorn's master, which builds no app but
+    writes log lines of its own (on_starting's check() reports a bad setting)."""
+    config = Config(path or instance_path())
+    config.from_mapping(DEFAULTS)
+    try:
+        config.from_pyfile("config.py", silent=True)
+    except Exception:  # check() names the problem
+        pass
+    config.update(from_environment(environ))
+    return config
+
+
 def finalize(config, instance_path, origins=None):
     """Check every setting's type, fill derived defaults and refuse unsafe values.
     origins ({name: where it was set}) goes into the messages."""
@@ -171,6 +199,14 @@ def finalize(config, instance_path, origins=None):
     for name in ("ENV_ID", "POD_ID"):
         if not 2 <= len(config[name]) <= 256:
             raise ConfigError(f"{name} must be 2..256 characters")
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    if config["METRICS"] not in METRICS_MODES:
+        raise ConfigError(f"METRICS must be one of {', '.join(METRICS_MODES)}")
+    if config["METRICS"] == "token" and len(config["METRICS_TOKEN"] or "") < MIN_METRICS_TOKEN_CHARS:
+        raise ConfigError(f"METRICS=token needs a METRICS_TOKEN of at least {MIN_METRICS_TOKEN_CHARS} characters")
+    if int(config["SHUTDOWN_DELAY"]) < 0:
+        raise ConfigError("SHUTDOWN_DELAY must be 0 or more seconds")
 
 
 def normalize_database_url(url):

@@ -26,9 +26,24 @@ class ApiError(Exception):
 
 
 def request_code():
-    if "request_code" not in g:
-        g.request_code = str(uuid.uuid4())
-    return g.request_code
+    """The request's code: the caller's X-Request-Id when it is a UUID (so that a call can
+    be followed across services), a fresh one otherwise."""
+    code = g.get("request_code")
+    if code is None:
+        code = g.request_code = _incoming_request_id() or str(uuid.uuid4())
+    return code
+
+
+def _incoming_request_id():
+    value = request.environ.get("HTTP_X_REQUEST_ID") if has_request_context() else None
+    if not value:
+        return None
+    value = value.lower()
+    try:
+        canonical = str(uuid.UUID(value))
+    except ValueError:
+        return None
+    return canonical if canonical == value else None  # only the 8-4-4-4-12 form, as sent
 
 
 def operation_id():
@@ -122,6 +137,9 @@ def handle_not_found(error):
 
 
 def handle_unexpected(error):
+    from app import metrics  # imported here: metrics builds on this module
+
+    metrics.count_unhandled(error)
     current_app.logger.error(
         "unhandled error request_code=%s operation=%s", request_code(), operation_id(), exc_info=error
     )

@@ -451,6 +451,8 @@ class Bench:
             ACCOUNT_MAX_CONTENT_LENGTH=str(16 * MB),
             # Every bench login succeeds; the throttle's bookkeeping stays in the measured path.
             ACCOUNT_LOGIN_THROTTLE="true",
+            # No load balancer to wait for: a restart need not drain (README, Graceful shutdown).
+            ACCOUNT_SHUTDOWN_DELAY="0",
         )
         self.service = Server("wsgi:app", env, self.workdir, "/account/system/version").start()
         self.bare = Server("bench.bare:app", env, self.workdir, "/bare").start()

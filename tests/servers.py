@@ -28,18 +28,20 @@ CALL_SECONDS = 120
 class Server:
     host: str
     env: dict
+    process: subprocess.Popen = None
 
 
 @contextmanager
 def gunicorn(database_url, workdir, database_from_env=True, **settings):
     """gunicorn (two workers) serving wsgi:app on database_url, with the ACCOUNT_<NAME>
-    settings given (and none from this process's environment); database_from_env=False:
+    settings given (and none from this process's environment; SHUTDOWN_DELAY is 0 unless
+    given, so that stopping it takes no longer than it must); database_from_env=False:
     the URL is not in the environment (workdir/instance/config.py names it). Its socket is bound and
     listening before it starts, so the first request waits in the backlog until a worker
     takes it: no polling. The tables are emptied afterwards: the session database
     outlives the module, and is left as empty as the `app` fixture leaves it."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("ACCOUNT_")}
-    env.update(ACCOUNT_INSTANCE_PATH=str(workdir / "instance"))
+    env.update(ACCOUNT_INSTANCE_PATH=str(workdir / "instance"), ACCOUNT_SHUTDOWN_DELAY="0")
     if database_from_env:
         env.update(ACCOUNT_DATABASE_URL=database_url)
     env.update({f"ACCOUNT_{name}": value for name, value in settings.items()})
@@ -67,7 +69,7 @@ def gunicorn(database_url, workdir, database_from_env=True, **settings):
                 assert json.load(response) == {"health": 1.0}
         except (OSError, AssertionError, ValueError) as exc:
             pytest.fail(f"gunicorn did not serve ({exc}):\n{stderr_path.read_text()[-4000:]}", pytrace=False)
-        yield Server(host=host, env=env)
+        yield Server(host=host, env=env, process=process)
     finally:
         process.terminate()
         try:

@@ -4,7 +4,7 @@ import json
 
 from flask import current_app, g, jsonify, request
 
-from app import db, jsonbody, throttle
+from app import db, jsonbody, metrics, throttle
 from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required, roles_for_token
@@ -47,6 +47,7 @@ def _reserve_attempt(username, user, operation):
         return throttle.reserve(username)
     except throttle.Locked as exc:
         _record_for(user, operation, "CANCELED_BY_QUOTA")
+        metrics.lockout()
         raise ApiError(
             429, "Too many failed attempts; try again later", {"Retry-After": str(exc.retry_after)}
         ) from None
@@ -75,8 +76,10 @@ def run_token_generation(data):
         valid = check_password(data["password"], user["password_hash"]) and user["enabled"]
     if not valid:  # the attempt stays taken: it is the failure
         _record_for(user, "run_token_generation", "FAILED")
+        metrics.login_failure()
         raise ApiError(401, _BAD_CREDENTIALS)
     throttle.record_success(attempt)
+    metrics.login()
     g.user = user
     with db.transaction() as conn:
         record_own_action(conn, user, "run_token_generation")
@@ -131,6 +134,7 @@ def change_password(data):
     attempt = _reserve_attempt(user["username"], user, "change_password")
     if not check_password(data["current_password"], user["password_hash"]):
         _record_for(user, "change_password", "FAILED")
+        metrics.login_failure()
         raise ApiError(403, "current_password does not match the current password")
     throttle.record_success(attempt)
     new_hash = hash_password(data["new_password"], config["BCRYPT_ROUNDS"])

@@ -2,7 +2,7 @@
 
 from flask import g
 
-from app import clock, db
+from app import clock, db, metrics
 from app.api import operation
 from app.auth import login_required
 from app.db import processes as process_queries
@@ -106,4 +106,5 @@ def write_processes(batch):
             process_queries.upsert_processes(conn, rows)
     except process_queries.BatchError as exc:
         raise ApiError(400, f"Invalid request: {exc}") from exc
+    metrics.records_ingested(len(batch["processes"]))
     return {"stored": len(batch["processes"])}

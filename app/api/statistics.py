@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import g, send_file
 
-from app import clock, db
+from app import clock, db, metrics
 from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required
@@ -112,6 +112,7 @@ def report_response(query, user, operation_name, known=(SERVICES, PROCESS_TYPES)
     handle = write_report(rows, user["username"], user["company_key"], first, last)
     with db.transaction() as conn:
         record_own_action(conn, user, operation_name)
+    metrics.report_generated()
     return send_file(
         handle,
         mimetype=XLSX,
