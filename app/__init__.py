@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import config as settings
 from app import errors
 from app.db import make_engine
+from app.streaming import SendTimeout
 from app.extensions import api as smorest_api
 from app.version import API_MAJOR, API_MINOR
 
@@ -41,6 +42,8 @@ def create_app(test_config=None):
         # The client address (login throttling) comes from X-Forwarded-For only when the
         # operator says how many proxies in front of the service set it.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
+    # Under gunicorn: a client that stops reading (or sending) frees its thread.
+    app.wsgi_app = SendTimeout(app.wsgi_app, app.config["SEND_TIMEOUT"])
     app.extensions["account_db"] = make_engine(app.config["DATABASE_URL"], app.config["DB_CONNECT_TIMEOUT"])
 
     errors.register(app)

@@ -41,6 +41,9 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     # Seconds a database connection attempt may take before the request fails.
     "DB_CONNECT_TIMEOUT": 3,
+    # Seconds a client may take to accept one piece of an answer (at most 1 MiB) or to send
+    # one of its request body, under gunicorn; past it the connection is dropped. 0: no limit.
+    "SEND_TIMEOUT": 60,
 }
 
 # Settings whose environment value is parsed as a boolean, or as an integer.
@@ -55,6 +58,7 @@ _INTEGERS = {
     "MAX_CONTENT_LENGTH",
     "DATA_MAX_CONTENT_LENGTH",
     "DB_CONNECT_TIMEOUT",
+    "SEND_TIMEOUT",
 }
 
 # Secrets that must never sign tokens: placeholders from docs and examples.

@@ -31,9 +31,10 @@ class Server:
 
 
 @contextmanager
-def gunicorn(database_url, workdir, **settings):
-    """gunicorn (two workers) serving wsgi:app on database_url, with the ACCOUNT_<NAME>
-    settings given (and none from this process's environment). Its socket is bound and
+def gunicorn(database_url, workdir, gunicorn_args=(), **settings):
+    """gunicorn (two workers, gunicorn.conf.py, then gunicorn_args) serving wsgi:app on
+    database_url, with the ACCOUNT_<NAME> settings given (and none from this process's
+    environment). Its socket is bound and
     listening before it starts, so the first request waits in the backlog until a worker
     takes it: no polling. The tables are emptied afterwards: the session database
     outlives the module, and is left as empty as the `app` fixture leaves it."""
@@ -49,7 +50,7 @@ def gunicorn(database_url, workdir, **settings):
     os.set_inheritable(fd, True)
     with open(workdir / "gunicorn.out", "wb") as stdout, open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"fd://{fd}", "--workers", "2", "wsgi:app"],
+            [str(BIN / "gunicorn"), "--bind", f"fd://{fd}", "--workers", "2", *gunicorn_args, "wsgi:app"],
             cwd=REPO_ROOT,
             env=env,
             pass_fds=(fd,),
