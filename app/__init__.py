@@ -9,8 +9,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import config as settings
 from app import errors
 from app.db import make_engine
-from app.streaming import SendTimeout
 from app.extensions import api as smorest_api
+from app.streaming import SendTimeout
 from app.version import API_MAJOR, API_MINOR
 
 
