@@ -28,6 +28,12 @@ CALL_SECONDS = 120
 class Server:
     host: str
     env: dict
+    pid: int = 0  # gunicorn's master
+
+    def workers(self):
+        """The worker processes' ids."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
 @contextmanager
@@ -65,7 +71,7 @@ def gunicorn(database_url, workdir, gunicorn_args=(), **settings):
                 assert json.load(response) == {"health": 1.0}
         except (OSError, AssertionError, ValueError) as exc:
             pytest.fail(f"gunicorn did not serve ({exc}):\n{stderr_path.read_text()[-4000:]}", pytrace=False)
-        yield Server(host=host, env=env)
+        yield Server(host=host, env=env, pid=process.pid)
     finally:
         process.terminate()
         try:

@@ -3,8 +3,11 @@ written as it is read, byte for byte the document the schema would give; a failu
 middle of the stream leaves a truncated body and a logged error; a slow client completes
 and a stalled one is dropped, on a real gunicorn."""
 
+import hashlib
+import http.client
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -20,7 +23,7 @@ from app.api.audit import action
 from app.config import DEFAULTS, normalize_database_url
 from app.db import processes as process_queries
 from app.db.processes import AUDIT_CHUNK
-from app.db.tables import process_requests, processes, users
+from app.db.tables import process_file_chunks, process_requests, processes, users
 from app.security import hash_password, issue_token
 from app.v6_mapping import audit_action
 from schemas.processes import AccountAuditResult
@@ -405,3 +408,115 @@ def test_threads_serve_other_requests_while_an_answer_streams(slow_server):
         caller.join()
     sock.close()
     assert results == [200] * 4
+
+
+# ------------------------------------------------------------------ files
+
+MB = 1024 * 1024
+WORKER_GROWTH_MB = 64
+
+
+def _kb(pid, key):
+    try:
+        for line in open(f"/proc/{pid}/status").read().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PeakGrowth:
+    """The largest peak RSS growth (MB) of the processes while the block runs: VmRSS polled
+    every 5 ms, and VmHWM (reset first where the kernel allows) read at the end."""
+
+    def __init__(self, pids):
+        self.pids = pids
+
+    def __enter__(self):
+        self.before = {pid: _kb(pid, "VmRSS") for pid in self.pids}
+        self.peaks = dict(self.before)
+        self.resettable = True
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/clear_refs", "w") as handle:
+                    handle.write("5")
+            except OSError:
+                self.resettable = False
+        self.stop = threading.Event()
+        self.poller = threading.Thread(target=self._poll)
+        self.poller.start()
+        return self
+
+    def _poll(self):
+        while not self.stop.is_set():
+            for pid in self.pids:
+                self.peaks[pid] = max(self.peaks[pid], _kb(pid, "VmRSS"))
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.poller.join()
+        if self.resettable:
+            for pid in self.pids:
+                self.peaks[pid] = max(self.peaks[pid], _kb(pid, "VmHWM"))
+        self.growth = max((self.peaks[pid] - self.before[pid]) / 1024 for pid in self.pids)
+
+
+def store_file(database_url, username, chunks):
+    """A new process of the user with an INPUT file of the chunks (bytes), written to the
+    database directly; its code."""
+    code = str(uuid.uuid4())
+    engine = create_engine(normalize_database_url(database_url))
+    try:
+        with engine.begin() as conn:
+            user_id = conn.execute(text("SELECT id FROM users WHERE username = :u"), {"u": username}).scalar_one()
+            conn.execute(
+                processes.insert().values(
+                    process_code=code,
+                    user_id=user_id,
+                    username=username,
+                    company="acme",
+                    service="UNIVERSAL",
+                    process_type="PLAN",
+                    time_us=int(START.timestamp()) * 1_000_000,
+                    status="FINISHED_IN_TIME",
+                    result_version=1,
+                    preparing_time="PT1S",
+                    business_validation_time="PT1S",
+                    math_validation_time="PT1S",
+                    waiting_time="PT1S",
+                    calculation_time="PT1S",
+                    input_file_exists=True,
+                    output_file_exists=False,
+                )
+            )
+            for seq, chunk in enumerate(chunks):
+                conn.execute(
+                    process_file_chunks.insert().values(process_code=code, flow_type="INPUT", seq=seq, data=chunk)
+                )
+    finally:
+        engine.dispose()
+    return code
+
+
+def test_a_200_mb_download_is_streamed_in_bounded_memory(slow_server, database_url):
+    server, token, _ = slow_server
+    block = os.urandom(MB - 8)
+    chunks = (seq.to_bytes(8, "big") + block for seq in range(200))
+    code = store_file(database_url, "alice", chunks)
+    want = hashlib.sha256(b"".join(seq.to_bytes(8, "big") + block for seq in range(200))).hexdigest()
+    host, port = server.host.removeprefix("http://").split(":")
+    digest, size = hashlib.sha256(), 0
+    with PeakGrowth(server.workers()) as peak:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        conn.request("GET", f"/account/data/{code}?data_flow_type=INPUT", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        while piece := response.read(MB):
+            digest.update(piece)
+            size += len(piece)
+        conn.close()
+    assert size == 200 * MB and digest.hexdigest() == want
+    print(f"200 MB download: serving worker peak RSS growth {peak.growth:.1f} MB")
+    assert peak.growth <= WORKER_GROWTH_MB, f"the serving worker grew by {peak.growth:.1f} MB"
