@@ -520,3 +520,45 @@ def test_a_200_mb_download_is_streamed_in_bounded_memory(slow_server, database_u
     assert size == 200 * MB and digest.hexdigest() == want
     print(f"200 MB download: serving worker peak RSS growth {peak.growth:.1f} MB")
     assert peak.growth <= WORKER_GROWTH_MB, f"the serving worker grew by {peak.growth:.1f} MB"
+
+
+CONVERT_MAX = 16 * MB
+
+
+def json_file(size):
+    """Chunks (1 MiB) of a JSON array of small objects, of exactly size bytes."""
+    item = b'{"id":123456,"name":"point","lat":55.75,"lon":37.61},'
+    body = item * ((size - 2) // len(item))
+    body = b"[" + body[:-1] + b" " * (size - 2 - len(body) + 1) + b"]"
+    assert len(body) == size
+    return [body[start : start + MB] for start in range(0, size, MB)]
+
+
+@pytest.mark.parametrize("convert", ["JSON", "XLSX"])
+def test_a_conversion_past_16_mib_is_a_general400_and_origin_still_serves_it(client, alice, database_url, convert):
+    code = store_file(database_url, "alice", json_file(CONVERT_MAX + 1))
+    response = client.get(f"/v6/account/data/{code}?data_flow_convert={convert}", headers=alice)
+    assert response.status_code == 400
+    assert response.get_json()["message"] == (
+        "Invalid request: data_flow_convert: the stored data is larger than 16777216 bytes; only ORIGIN serves it"
+    )
+    origin = client.get(f"/v6/account/data/{code}?data_flow_convert=ORIGIN", headers=alice)
+    assert origin.status_code == 200 and len(origin.get_data()) == CONVERT_MAX + 1
+
+
+def test_a_16_mib_json_conversion_stays_bounded(slow_server, database_url):
+    server, token, _ = slow_server
+    chunks = json_file(CONVERT_MAX)
+    code = store_file(database_url, "alice", chunks)
+    host, port = server.host.removeprefix("http://").split(":")
+    with PeakGrowth(server.workers()) as peak:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        conn.request(
+            "GET", f"/v6/account/data/{code}?data_flow_convert=JSON", headers={"Authorization": f"Bearer {token}"}
+        )
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+    assert response.status == 200 and body == b"".join(chunks)
+    print(f"16 MiB JSON conversion: serving worker peak RSS growth {peak.growth:.1f} MB")
+    assert peak.growth <= WORKER_GROWTH_MB, f"the serving worker grew by {peak.growth:.1f} MB"
