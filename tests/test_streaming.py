@@ -251,6 +251,18 @@ def test_a_query_that_fails_before_the_first_byte_is_a_general500(app, client, a
     assert app.extensions["account_db"].pool.checkedout() == 0
 
 
+@pytest.mark.parametrize("convert", ["JSON", "XLSX"])
+def test_a_conversion_past_16_mib_is_a_general400_and_origin_still_serves_it(client, alice, database_url, convert):
+    code = store_file(database_url, "alice", json_file(CONVERT_MAX + 1))
+    response = client.get(f"/v6/account/data/{code}?data_flow_convert={convert}", headers=alice)
+    assert response.status_code == 400
+    assert response.get_json()["message"] == (
+        "Invalid request: data_flow_convert: the stored data is larger than 16777216 bytes; only ORIGIN serves it"
+    )
+    origin = client.get(f"/v6/account/data/{code}?data_flow_convert=ORIGIN", headers=alice)
+    assert origin.status_code == 200 and len(origin.get_data()) == CONVERT_MAX + 1
+
+
 # ------------------------------------------------------------------ on a real gunicorn
 
 SECRET = "streaming-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -532,18 +544,6 @@ def json_file(size):
     body = b"[" + body[:-1] + b" " * (size - 2 - len(body) + 1) + b"]"
     assert len(body) == size
     return [body[start : start + MB] for start in range(0, size, MB)]
-
-
-@pytest.mark.parametrize("convert", ["JSON", "XLSX"])
-def test_a_conversion_past_16_mib_is_a_general400_and_origin_still_serves_it(client, alice, database_url, convert):
-    code = store_file(database_url, "alice", json_file(CONVERT_MAX + 1))
-    response = client.get(f"/v6/account/data/{code}?data_flow_convert={convert}", headers=alice)
-    assert response.status_code == 400
-    assert response.get_json()["message"] == (
-        "Invalid request: data_flow_convert: the stored data is larger than 16777216 bytes; only ORIGIN serves it"
-    )
-    origin = client.get(f"/v6/account/data/{code}?data_flow_convert=ORIGIN", headers=alice)
-    assert origin.status_code == 200 and len(origin.get_data()) == CONVERT_MAX + 1
 
 
 def test_a_16_mib_json_conversion_stays_bounded(slow_server, database_url):
