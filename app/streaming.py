@@ -68,7 +68,10 @@ def json_answer(conn, head, chunks, encode, tail):
             chunks.close()
             conn.close()
 
-    return Response(stream_with_context(generate()), mimetype="application/json")
+    response = Response(stream_with_context(generate()), mimetype="application/json")
+    response.call_on_close(chunks.close)  # also when the body is never read (a HEAD request)
+    response.call_on_close(conn.close)
+    return response
 
 
 def _pieces(text):

@@ -214,6 +214,14 @@ def test_an_empty_page_is_a_complete_document(client, alice, path):
     assert document["actions"] == []
 
 
+def test_an_answer_never_read_gives_its_connection_back(app, client, alice):
+    seed(app.extensions["account_db"], "alice", 10)
+    response = client.head("/account/audit", query_string=PERIOD, headers=alice)
+    assert response.status_code == 200
+    response.close()  # as the server does when it is done with the answer
+    assert app.extensions["account_db"].pool.checkedout() == 0
+
+
 def test_a_database_failure_mid_stream_truncates_the_answer_and_is_logged(app, client, alice, monkeypatch, caplog):
     seed(app.extensions["account_db"], "alice", 2 * AUDIT_CHUNK + 10)
     real = process_queries.audit_chunks
