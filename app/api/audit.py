@@ -37,8 +37,11 @@ def audit_period(query, user):
     return clock.to_us(start), clock.to_us(end)
 
 
-# The Tracedata fields of a stored request (its time is time_us).
-_REQUEST_FIELDS = ("process_code", "request_code", "username", "company", "service", "operation", "env", "pod")
+def _tracedata(request):
+    """A stored request (the columns of process_requests) -> its Tracedata."""
+    trace = dict(request)
+    trace["time"] = clock.from_us(trace.pop("time_us"))
+    return trace
 
 
 def action(row):
@@ -49,10 +52,7 @@ def action(row):
         "company": row["company"],
         "service": row["service"],
         "time": clock.from_us(row["time_us"]),
-        "requests": [
-            {**{name: request[name] for name in _REQUEST_FIELDS}, "time": clock.from_us(request["time_us"])}
-            for request in row["requests"]
-        ],
+        "requests": [_tracedata(request) for request in row["requests"]],
         "statistics": {
             "request_points_count": row["request_points_count"],
             "result_elements_count": row["result_elements_count"],

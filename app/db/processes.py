@@ -276,9 +276,11 @@ def audit_chunks(
     result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
         select(processes).where(*visible, *narrowing).order_by(*order).offset(offset).limit(limit)
     )
+    names = list(result.keys())
+    request_names = [column.name for column in process_requests.columns]
     try:
         for partition in result.partitions():
-            page = [dict(row._mapping) for row in partition]
+            page = [dict(zip(names, row, strict=True)) for row in partition]  # faster than row._mapping
             by_code = {row["process_code"]: row for row in page}
             for row in page:
                 row["requests"] = []
@@ -288,7 +290,8 @@ def audit_chunks(
                 .order_by(process_requests.c.time_us, process_requests.c.request_code)
             )
             for request in rows:
-                by_code[request.process_code]["requests"].append(dict(request._mapping))
+                request = dict(zip(request_names, request, strict=True))
+                by_code[request["process_code"]]["requests"].append(request)
             yield page
     finally:
         result.close()
