@@ -7,6 +7,14 @@ get it written to the log.
 import os
 import sys
 
+# Threaded workers (issue 16): a thread serving a long answer (a whole audit streams for
+# minutes) does not stop its worker's heartbeat, so `timeout` (30 s) restarts only a
+# worker that hangs, never one that is busy writing. 4 threads a worker bound what one
+# worker holds (each streamed answer stays under 64 MB); a client that stops reading is
+# dropped after SEND_TIMEOUT (app.streaming.SendTimeout), which frees its thread.
+worker_class = "gthread"
+threads = 4
+
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s" %({x-request-id}o)s'
 

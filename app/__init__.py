@@ -9,6 +9,7 @@ from app import config as settings
 from app import docs, errors, openapi_assets
 from app.db import make_engine
 from app.extensions import api as smorest_api
+from app.streaming import SendTimeout
 from app.version import API_MAJOR, API_MINOR
 
 
@@ -35,6 +36,8 @@ def create_app(test_config=None):
         # The client address (login throttling) comes from X-Forwarded-For only when the
         # operator says how many proxies in front of the service set it.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
+    # Under gunicorn: a client that stops reading (or sending) frees its thread.
+    app.wsgi_app = SendTimeout(app.wsgi_app, app.config["SEND_TIMEOUT"])
     app.extensions["account_db"] = make_engine(app.config["DATABASE_URL"], app.config["DB_CONNECT_TIMEOUT"])
 
     errors.register(app)

@@ -56,6 +56,9 @@ DEFAULTS = {
     # Seconds a worker keeps serving after SIGTERM with /readyz answering 503, so that load
     # balancers stop sending before it stops accepting (gunicorn's graceful_timeout bounds it).
     "SHUTDOWN_DELAY": 5,
+    # Seconds a client may take to accept one piece of an answer (at most 1 MiB) or to send
+    # one of its request body, under gunicorn; past it the connection is dropped. 0: no limit.
+    "SEND_TIMEOUT": 60,
 }
 
 # Settings whose environment value is parsed as a boolean, or as an integer.
@@ -71,6 +74,7 @@ _INTEGERS = {
     "DATA_MAX_CONTENT_LENGTH",
     "DB_CONNECT_TIMEOUT",
     "SHUTDOWN_DELAY",
+    "SEND_TIMEOUT",
 }
 
 LOG_FORMATS = ("json", "text")

@@ -219,23 +219,31 @@ def _refuse(detail):
 
 
 def read_limited(chunks, limit=CONVERT_MAX_BYTES):
-    """The whole file from its chunks, or a General400 past the conversion limit."""
+    """The whole file from its chunks (a bytearray, not copied again), or a General400 past
+    the conversion limit, read no further than the chunk that crosses it."""
     data = bytearray()
     for chunk in chunks:
         data += chunk
         if len(data) > limit:
             raise _refuse(f"the stored data is larger than {limit} bytes; only ORIGIN serves it")
-    return bytes(data)
+    return data
 
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json(data):
-    """The stored bytes as a JSON value, or a General400 saying they are not JSON."""
+def _no_object(_pairs):
+    return None
+
+
+def parse_json(data, objects=True):
+    """The stored bytes as a JSON value, or a General400 saying they are not JSON. Without
+    objects, every object decodes to None: enough to check the bytes are JSON, in a
+    fraction of the memory (an array of 200,000 objects is 200,000 Nones)."""
+    hook = None if objects else _no_object
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=hook)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _refuse("the stored data is not JSON; only ORIGIN serves it") from exc
 

@@ -4,7 +4,7 @@
 
 Creates a private PostgreSQL database beside the one named by ACCOUNT_BENCH_DATABASE_URL
 (default postgresql://postgres@127.0.0.1:5432/test), migrates it, loads the data set
-(bench/dataset.py), serves the service with gunicorn (gunicorn.conf.py, 2 sync workers)
+(bench/dataset.py), serves the service with gunicorn (gunicorn.conf.py, 2 workers)
 and a bare Flask endpoint with the same settings (bench/bare.py), runs every workload
 against its baseline interleaved (A B A B ...) for the rounds, prints the table, writes
 RESULTS.md and results.json, and drops the database and stops the servers whatever happens.
@@ -65,6 +65,9 @@ TARGETS = {
     "report_wall": ("GET /account/report 3,653 days, wall time (s)", "absolute", "<=", 3.0),
     "report_rss": ("GET /account/report 3,653 days, worker peak RSS growth (MB)", "absolute", "<=", 60.0),
     "mixed_rss": ("worker RSS growth after 50,000 mixed requests", "RSS after the first 1,000", "<=", 0.10),
+    # bench/audit_whole.py (issue 16): the heavy user's whole history in one page.
+    "audit_whole_rss": ("GET /account/audit heavy user, whole history: worker RSS growth (MB)", "absolute", "<=", 64.0),
+    "audit_whole_x4_rss": ("the same, 4 at once: workers' total peak RSS growth (MB)", "absolute", "<=", 256.0),
 }
 
 
@@ -161,7 +164,8 @@ def free_port():
 
 
 class Server:
-    """gunicorn with gunicorn.conf.py and 2 sync workers, as the README's production."""
+    """gunicorn with gunicorn.conf.py (its worker class and threads) and 2 workers, as the
+    README's production."""
 
     def __init__(self, app_spec, env, logdir, ready_path):
         self.app_spec, self.env, self.ready_path = app_spec, env, ready_path
@@ -861,6 +865,7 @@ class Bench:
         "processes_batch",
         "report",
         "mixed_rss",
+        "audit_whole",
     )
 
     def run_workload(self, name):
@@ -873,6 +878,10 @@ class Bench:
             self.audit(0, name)
         elif name == "audit_offset_deep":
             self.audit(min(self.s.audit_deep_offset, self.s.scale.heavy_processes - 100), name)
+        elif name == "audit_whole":
+            from bench import audit_whole
+
+            audit_whole.run(self)
         else:
             getattr(self, name)()
 
@@ -935,7 +944,7 @@ def summarize(results):
             continue
         if result.get("absolute"):
             values = result["service"]
-            value = max(values) if name in ("report_rss", "mixed_rss") else median(values)
+            value = max(values) if name.endswith("_rss") else median(values)
         else:
             values = [a / b for a, b in zip(result["service"], result["baseline"], strict=True)]
             value = median(values)
@@ -944,7 +953,7 @@ def summarize(results):
         rows.append(
             {
                 "name": name,
-                "what": what,
+                "what": what + (f" ({result['note']})" if result.get("note") else ""),
                 "against": against,
                 "service_median": median(result["service"]),
                 "baseline_median": median(result["baseline"]) if "baseline" in result else None,
@@ -982,6 +991,8 @@ def table(rows):
         shown = {
             "report_wall": lambda v: f"{v:.2f} s",
             "report_rss": lambda v: f"{v:.1f} MB",
+            "audit_whole_rss": lambda v: f"{v:.1f} MB",
+            "audit_whole_x4_rss": lambda v: f"{v:.1f} MB",
             "mixed_rss": lambda v: f"{v * 100:.1f}%",
         }.get(row["name"], lambda v: f"{v:.2f}")
         result = "met" if row["met"] else f"**missed** by {shown(row['gap'])}"
@@ -1015,7 +1026,7 @@ Written by `make bench` (`bench/run.py`) on {document["finished"]}; raw figures 
 - Machine: {m["cores"]} cores, {m["cpu_model"]}, Linux {m["kernel"]} (shared and noisy: hence ratios
   against a baseline measured in the same run, rounds interleaved A B A B ...).
 - Software: Python {m["python"]}, {document["postgresql"]}; {versions}.
-- Server: gunicorn with gunicorn.conf.py, 2 sync workers, for the service and for the bare
+- Server: gunicorn with gunicorn.conf.py, 2 workers, for the service and for the bare
   endpoint alike; load driver: {document["driver"]} ({s["connections"]} connections, {s["duration"]} s a run).
 - Data set: {d["users"]} users, {d["processes"]:,} processes ({d["heavy_processes"]:,} of the heavy user),
   {d["requests"]:,} requests, {d["point_keys"]:,} point keys, {d["input_files"]:,} input files; loaded in

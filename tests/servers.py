@@ -29,14 +29,21 @@ class Server:
     host: str
     env: dict
     process: subprocess.Popen = None
+    pid: int = 0  # gunicorn's master
+
+    def workers(self):
+        """The worker processes' ids."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
 @contextmanager
-def gunicorn(database_url, workdir, database_from_env=True, **settings):
-    """gunicorn (two workers) serving wsgi:app on database_url, with the ACCOUNT_<NAME>
-    settings given (and none from this process's environment; SHUTDOWN_DELAY is 0 unless
-    given, so that stopping it takes no longer than it must); database_from_env=False:
-    the URL is not in the environment (workdir/instance/config.py names it). Its socket is bound and
+def gunicorn(database_url, workdir, database_from_env=True, gunicorn_args=(), **settings):
+    """gunicorn (two workers, gunicorn.conf.py, then gunicorn_args) serving wsgi:app on
+    database_url, with the ACCOUNT_<NAME> settings given (and none from this process's
+    environment; SHUTDOWN_DELAY is 0 unless given, so that stopping it takes no longer
+    than it must); database_from_env=False: the URL is not in the environment
+    (workdir/instance/config.py names it). Its socket is bound and
     listening before it starts, so the first request waits in the backlog until a worker
     takes it: no polling. The tables are emptied afterwards: the session database
     outlives the module, and is left as empty as the `app` fixture leaves it."""
@@ -54,7 +61,7 @@ def gunicorn(database_url, workdir, database_from_env=True, **settings):
     os.set_inheritable(fd, True)
     with open(workdir / "gunicorn.out", "wb") as stdout, open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"fd://{fd}", "--workers", "2", "wsgi:app"],
+            [str(BIN / "gunicorn"), "--bind", f"fd://{fd}", "--workers", "2", *gunicorn_args, "wsgi:app"],
             cwd=REPO_ROOT,
             env=env,
             pass_fds=(fd,),
@@ -69,7 +76,7 @@ def gunicorn(database_url, workdir, database_from_env=True, **settings):
                 assert json.load(response) == {"health": 1.0}
         except (OSError, AssertionError, ValueError) as exc:
             pytest.fail(f"gunicorn did not serve ({exc}):\n{stderr_path.read_text()[-4000:]}", pytrace=False)
-        yield Server(host=host, env=env, process=process)
+        yield Server(host=host, env=env, process=process, pid=process.pid)
     finally:
         process.terminate()
         try:

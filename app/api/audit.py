@@ -7,9 +7,10 @@ from flask import g
 from app import clock, db
 from app.api import operation
 from app.auth import login_required
-from app.db.processes import CALCULATION_INFO_COLUMNS, audit
+from app.db.processes import CALCULATION_INFO_COLUMNS, audit_chunks, audit_counters
 from app.errors import ApiError
 from app.extensions import Blueprint
+from app.streaming import encode_items, json_answer
 from schemas.common import PROCESS_TYPES, SERVICES
 from schemas.processes import AccountAuditResult, AuditQuery
 
@@ -36,6 +37,13 @@ def audit_period(query, user):
     return clock.to_us(start), clock.to_us(end)
 
 
+def _tracedata(request):
+    """A stored request (the columns of process_requests) -> its Tracedata."""
+    trace = dict(request)
+    trace["time"] = clock.from_us(trace.pop("time_us"))
+    return trace
+
+
 def action(row):
     return {
         "process_code": row["process_code"],
@@ -44,7 +52,7 @@ def action(row):
         "company": row["company"],
         "service": row["service"],
         "time": clock.from_us(row["time_us"]),
-        "requests": [{**request, "time": clock.from_us(request["time_us"])} for request in row["requests"]],
+        "requests": [_tracedata(request) for request in row["requests"]],
         "statistics": {
             "request_points_count": row["request_points_count"],
             "result_elements_count": row["result_elements_count"],
@@ -53,6 +61,34 @@ def action(row):
         "input_file_exists": row["input_file_exists"],
         "output_file_exists": row["output_file_exists"],
     }
+
+
+def stream_audit(query, filters, sort_field, known, to_action, counters_key):
+    """The audit page of the signed-in user, streamed (app.streaming.json_answer): the
+    counters first (they close the document), then the actions as they are read."""
+    start_us, end_us = audit_period(query, g.user)
+    page = (g.user["id"], start_us, end_us, filters)
+    conn = db.read_snapshot()
+    try:
+        overall, filtered = audit_counters(conn, *page, known=known)
+        chunks = audit_chunks(
+            conn,
+            *page,
+            sort_field,
+            query["sort_direction"] == "DESC",
+            query["offset"],
+            query["limit"],
+            known=known,
+        )
+        counters = {"overall": {"total": overall}, "filter": {"total": filtered}}
+
+        def encode(rows):
+            return encode_items([to_action(row) for row in rows])
+
+        return json_answer(conn, "actions", chunks, encode, {counters_key: counters})
+    except BaseException:
+        conn.close()
+        raise
 
 
 @blp.route("/audit", methods=["GET"])
@@ -66,21 +102,11 @@ def read_audit(query):
     No period: today from 00:00 (the user's timezone) up to now. sort_field is one of
     time, process_code, process_type, service, username, company, status.
     """
-    start_us, end_us = audit_period(query, g.user)
-    with db.connection() as conn:
-        overall, filtered, page = audit(
-            conn,
-            g.user["id"],
-            start_us,
-            end_us,
-            query,
-            query.get("sort_field", "time"),
-            query["sort_direction"] == "DESC",
-            query["offset"],
-            query["limit"],
-            known=(SERVICES, PROCESS_TYPES),  # never a record only the 6.20 dialect can name
-        )
-    return {
-        "actions": [action(row) for row in page],
-        "counters": {"overall": {"total": overall}, "filter": {"total": filtered}},
-    }
+    return stream_audit(
+        query,
+        query,
+        query.get("sort_field", "time"),
+        (SERVICES, PROCESS_TYPES),  # never a record only the 6.20 dialect can name
+        action,
+        "counters",
+    )

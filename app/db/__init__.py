@@ -152,6 +152,17 @@ def connection():
         yield conn
 
 
+def read_snapshot():
+    """A connection (not a context manager: the caller closes it) for a read-only unit of
+    work that may outlive the view, such as a streamed answer. On PostgreSQL its statements
+    share one snapshot (REPEATABLE READ, READ ONLY), so an answer read in several queries
+    is consistent with itself."""
+    conn = engine().connect()
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return conn
+
+
 def upsert(conn, table):
     """An INSERT that takes ON CONFLICT clauses, in the connection's dialect."""
     if conn.dialect.name == "postgresql":

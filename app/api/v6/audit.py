@@ -1,12 +1,9 @@
 """The caller's actions (6.20): the 7.9 audit query, every stored name included."""
 
-from flask import g
-
-from app import db, v6_mapping
-from app.api.audit import audit_period
+from app import v6_mapping
+from app.api.audit import stream_audit
 from app.api.v6 import PREFIX, operation
 from app.auth import login_required
-from app.db.processes import audit
 from app.extensions import Blueprint
 from schemas.v6 import SORT_FIELDS, AccountAuditResult, AuditQuery
 
@@ -25,20 +22,11 @@ def read_audit(query):
     time, code, service_name, method_group, username, company_key. An action's tracedata is
     its first request's; its duration is the sum of its calculation durations.
     """
-    start_us, end_us = audit_period(query, g.user)
-    with db.connection() as conn:
-        overall, filtered, page = audit(
-            conn,
-            g.user["id"],
-            start_us,
-            end_us,
-            v6_mapping.audit_filters(query),
-            SORT_FIELDS[query.get("sort_field", "time")],
-            query["sort_direction"] == "DESC",
-            query["offset"],
-            query["limit"],
-        )
-    return {
-        "actions": [v6_mapping.audit_action(row) for row in page],
-        "statistics": {"overall": {"total": overall}, "filter": {"total": filtered}},
-    }
+    return stream_audit(
+        query,
+        v6_mapping.audit_filters(query),
+        SORT_FIELDS[query.get("sort_field", "time")],
+        None,  # every stored name
+        v6_mapping.audit_action,
+        "statistics",
+    )
