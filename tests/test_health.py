@@ -106,10 +106,12 @@ def test_a_database_that_does_not_answer_within_a_second(app, client, database_u
             response = client.get("/readyz")
             elapsed = time.monotonic() - started
             assert_not_ready(response, "the database did not answer within 1 s")
-            assert 1.0 <= elapsed < 1.8
+            # It waited for the deadline and not for the lock (held until the end of the
+            # test); the upper bound is loose: the machine is shared.
+            assert 1.0 <= elapsed < 10
             started = time.monotonic()
             assert client.get("/account/system/check").get_json() == {"health": 0.0}
-            assert time.monotonic() - started < 1.8
+            assert time.monotonic() - started < 10
     finally:
         locker.dispose()
     assert client.get("/readyz").status_code == 200
