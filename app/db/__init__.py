@@ -109,6 +109,24 @@ def transaction():
 
 
 @contextmanager
+def serialized_transaction():
+    """transaction() for a read-then-decide write. pysqlite opens SQLite's transactions
+    lazily and DEFERRED (the first write asks for the lock, and a writer that read first
+    may then fail with "database is locked"): here BEGIN IMMEDIATE takes the write lock
+    before the first read, so deciders on any worker run one after another. PostgreSQL's
+    callers lock their own rows (SELECT ... FOR UPDATE) instead."""
+    with engine().connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+@contextmanager
 def connection():
     """A read-only unit of work."""
     with engine().connect() as conn:
