@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from sqlalchemy import and_, case, func, insert, literal, select, update
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, literal, select, update
 
 from app.db import upsert
 from app.db.tables import process_requests, processes, quota_reservations, quotas, users
@@ -17,35 +17,85 @@ class Usage(NamedTuple):
     earliest_expiry_us: int | None  # when the first active reservation stops counting
 
 
-def lock_quota(conn, user_id, service, process_type):
-    """The user's quota of that service and process type (a mapping) or None. On
-    PostgreSQL its row stays locked until the transaction ends: deciders of one quota run
-    one after another on every worker and host (SQLite's callers hold the database's write
-    lock already)."""
-    query = select(quotas).where(
-        quotas.c.user_id == user_id, quotas.c.service == service, quotas.c.process_type == process_type
+class Target(NamedTuple):
+    """The user a reservation is for, with their quota of its service and process type."""
+
+    user: dict
+    quota: dict | None
+
+
+_QUOTA_LIMITS = ("points_per_request", "points_per_day", "max_concurrent_execution")
+
+
+_USER_COLUMNS = (users.c.id, users.c.username, users.c.company_key, users.c.enabled, users.c.timezone)
+_USER = select(*_USER_COLUMNS).where(users.c.username == bindparam("username"))
+_USER_AND_QUOTA = (
+    select(*_USER_COLUMNS, *(quotas.c[name] for name in _QUOTA_LIMITS))
+    .join(quotas, quotas.c.user_id == users.c.id)
+    .where(
+        users.c.username == bindparam("username"),
+        quotas.c.service == bindparam("service"),
+        quotas.c.process_type == bindparam("process_type"),
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    return None if row is None else row._mapping
+)
+_USER_AND_LOCKED_QUOTA = _USER_AND_QUOTA.with_for_update(of=quotas)
+
+
+def lock_target(conn, username, service, process_type):
+    """The user and their quota of that service and process type (Target), or None for an
+    unknown user. On PostgreSQL the quota's row stays locked until the transaction ends:
+    deciders of one quota run one after another on every worker and host (SQLite's
+    callers hold the database's write lock already). One statement when the quota exists."""
+    query = _USER_AND_LOCKED_QUOTA if conn.dialect.name == "postgresql" else _USER_AND_QUOTA
+    row = conn.execute(query, {"username": username, "service": service, "process_type": process_type}).first()
+    if row is not None:
+        values = row._mapping
+        return Target(
+            {column.name: values[column.name] for column in _USER_COLUMNS},
+            {name: values[name] for name in _QUOTA_LIMITS},
+        )
+    row = conn.execute(_USER, {"username": username}).first()
+    return None if row is None else Target(dict(row._mapping), None)
+
+
+class CodeState(NamedTuple):
+    """What a process_code already names: its reservation (a mapping with the user's
+    company_key, or None) and its stored process's user_id and status (None when none)."""
+
+    reservation: dict | None
+    process_user_id: int | None
+    process_status: str | None
+
+
+_KEY = select(bindparam("code", type_=String).label("code")).subquery("k")
+_CODE_STATE = (
+    select(
+        quota_reservations,
+        users.c.company_key,
+        processes.c.user_id.label("process_user_id"),
+        processes.c.status.label("process_status"),
+    )
+    .select_from(_KEY)
+    .outerjoin(quota_reservations, quota_reservations.c.process_code == _KEY.c.code)
+    .outerjoin(users, users.c.id == quota_reservations.c.user_id)
+    .outerjoin(processes, processes.c.process_code == _KEY.c.code)
+)
+
+
+def code_state(conn, process_code):
+    """CodeState in one statement: a one-row anchor joined to both tables."""
+    row = conn.execute(_CODE_STATE, {"code": process_code}).one()._mapping
+    reservation = None
+    if row["process_code"] is not None:
+        reservation = {column.name: row[column.name] for column in quota_reservations.c} | {
+            "company_key": row["company_key"]
+        }
+    return CodeState(reservation, row["process_user_id"], row["process_status"])
 
 
 def get_reservation(conn, process_code):
     """The reservation (a mapping) with its user's company_key, or None."""
-    row = conn.execute(
-        select(quota_reservations, users.c.company_key)
-        .join(users, users.c.id == quota_reservations.c.user_id)
-        .where(quota_reservations.c.process_code == process_code)
-    ).first()
-    return None if row is None else row._mapping
-
-
-def get_process_state(conn, process_code):
-    """(user_id, status) of the stored process, or None."""
-    return conn.execute(
-        select(processes.c.user_id, processes.c.status).where(processes.c.process_code == process_code)
-    ).first()
+    return code_state(conn, process_code).reservation
 
 
 def points_used_today(user_id, service, process_type, start_us, end_us):
@@ -75,12 +125,11 @@ def _active(user_id, service, process_type, now_us):
     )
 
 
-def usage(conn, user_id, service, process_type, day, start_us, end_us, now_us):
-    """The quota's Usage on local day `day` ([start_us, end_us) in UTC) at now_us, read in
-    one statement. A running process whose record has arrived counts the larger of its
-    reservation and its record: the record's points are in points_used, and the
-    reservation adds only what it holds beyond them."""
-    active = _active(user_id, service, process_type, now_us)
+def _usage_statement():
+    """usage()'s statement, built once: its values are bound parameters."""
+    user_id, service, process_type = bindparam("user_id"), bindparam("service"), bindparam("process_type")
+    start_us, end_us = bindparam("start_us", type_=BigInteger), bindparam("end_us", type_=BigInteger)
+    active = _active(user_id, service, process_type, bindparam("now_us", type_=BigInteger))
     recorded = func.coalesce(processes.c.request_points_count, 0)
     beyond_record = case(
         (quota_reservations.c.points > recorded, quota_reservations.c.points - recorded),
@@ -97,27 +146,52 @@ def usage(conn, user_id, service, process_type, day, start_us, end_us, now_us):
     reserved = (
         select(func.coalesce(func.sum(beyond_record), 0))
         .select_from(quota_reservations.outerjoin(processes, record_today))
-        .where(active, quota_reservations.c.day == day)
+        .where(active, quota_reservations.c.day == bindparam("day"))
         .scalar_subquery()
     )
     counted = select(func.count(), func.min(quota_reservations.c.expires_us)).where(active).subquery()
+    return select(
+        points_used_today(user_id, service, process_type, start_us, end_us).label("used"),
+        reserved.label("reserved"),
+        counted.c[0].label("active"),
+        counted.c[1].label("earliest"),
+    ).select_from(counted)
+
+
+_USAGE = _usage_statement()
+
+
+def usage(conn, user_id, service, process_type, day, start_us, end_us, now_us):
+    """The quota's Usage on local day `day` ([start_us, end_us) in UTC) at now_us, read in
+    one statement. A running process whose record has arrived counts the larger of its
+    reservation and its record: the record's points are in points_used, and the
+    reservation adds only what it holds beyond them."""
     row = conn.execute(
-        select(
-            points_used_today(user_id, service, process_type, start_us, end_us).label("used"),
-            reserved.label("reserved"),
-            counted.c[0].label("active"),
-            counted.c[1].label("earliest"),
-        ).select_from(counted)
+        _USAGE,
+        {
+            "user_id": user_id,
+            "service": service,
+            "process_type": process_type,
+            "day": day,
+            "start_us": start_us,
+            "end_us": end_us,
+            "now_us": now_us,
+        },
     ).one()
     return Usage(int(row.used), int(row.reserved), int(row.active), row.earliest)
+
+
+_INSERTS = {}
 
 
 def insert_reservation(conn, values):
     """Insert a new reservation; False when another transaction took its process_code
     first (the caller re-reads it)."""
-    stmt = upsert(conn, quota_reservations)
-    result = conn.execute(stmt.values(**values).on_conflict_do_nothing(index_elements=["process_code"]))
-    return result.rowcount == 1
+    statement = _INSERTS.get(conn.dialect.name)
+    if statement is None:
+        statement = upsert(conn, quota_reservations).on_conflict_do_nothing(index_elements=["process_code"])
+        _INSERTS[conn.dialect.name] = statement
+    return conn.execute(statement, values).rowcount == 1
 
 
 def regrant(conn, process_code, values):

@@ -17,7 +17,6 @@ from app.db import NotFound
 from app.db import reservations as store
 from app.db.processes import DAY_US, HOUR_US
 from app.db.quotas import list_quotas
-from app.db.users import find_user
 from app.errors import ApiError, request_code
 from schemas.common import PROCESS_TYPES, SERVICES
 
@@ -51,17 +50,15 @@ class Refusal(Exception):
         self.status, self.message, self.headers = status, message, headers
 
 
-def _target_user(conn, caller, username):
-    """The user a reservation is for: unknown and disabled are the same 404; a BOT may
-    name only its own company's users."""
-    user = find_user(conn, username)
-    if user is None:
+def _check_target(caller, target):
+    """Unknown and disabled users are the same 404; a BOT may name only its own
+    company's users."""
+    if target is None:
         raise NotFound("user")
-    if "ADMIN" not in caller["roles"] and user["company_key"] != caller["company_key"]:
+    if "ADMIN" not in caller["roles"] and target.user["company_key"] != caller["company_key"]:
         raise ApiError(403, "A BOT may reserve only for the users of its own company")
-    if not user["enabled"]:
+    if not target.user["enabled"]:
         raise NotFound("user")
-    return user
 
 
 def _bad(field, problem):
@@ -145,6 +142,7 @@ def _refusal_rows(user, request, now_us):
 
 
 def _answer(request, user, quota, used, expires_us):
+    """The reservation's answer; used is the quota's Usage with the reservation counted."""
     return {
         "process_code": request["process_code"],
         "username": user["username"],
@@ -167,55 +165,45 @@ def reserve(caller, request):
     error is raised."""
     now_us = clock.to_us(clock.now())
     expires_us = now_us + request["ttl_seconds"] * 1_000_000
-    code = request["process_code"]
-    refusal = None
+    code, service, process_type = request["process_code"], request["service"], request["process_type"]
     with db.serialized_transaction() as conn:
-        user = _target_user(conn, caller, request["username"])
-        day = local_day(now_us, user["timezone"])
-        quota = store.lock_quota(conn, user["id"], request["service"], request["process_type"])
-        reservation = store.get_reservation(conn, code)
+        target = store.lock_target(conn, request["username"], service, process_type)
+        _check_target(caller, target)
+        user, quota = target
+        # Read once the quota is held: a concurrent request for the same code has finished.
+        state = store.code_state(conn, code)
+        reservation = state.reservation
         if reservation is not None:
             _check_same(reservation, user, request)
-        process = store.get_process_state(conn, code)
-        if process is not None and process.user_id != user["id"]:
+        if state.process_user_id is not None and state.process_user_id != user["id"]:
             raise _bad("process_code", "names another user's process")
-        if process is not None and process.status not in (*RUNNING, REFUSED):
-            raise _bad("process_code", f"the process has ended ({process.status})")
-
-        def usage():
-            return store.usage(
-                conn, user["id"], request["service"], request["process_type"], day.number, *day[1:], now_us
-            )
-
+        if state.process_status is not None and state.process_status not in (*RUNNING, REFUSED):
+            raise _bad("process_code", f"the process has ended ({state.process_status})")
+        used = None
+        if quota is not None:
+            day = local_day(now_us, user["timezone"])
+            used = store.usage(conn, user["id"], service, process_type, day.number, *day[1:], now_us)
         active = reservation is not None and reservation["released_us"] is None and reservation["expires_us"] > now_us
         if active and quota is not None:  # a heartbeat: the same reservation, later expiry
             store.renew(conn, code, expires_us)
-            return _answer(request, user, quota, usage(), expires_us)
+            return _answer(request, user, quota, used, expires_us)
         try:
-            _decide(quota, usage() if quota is not None else None, request["points"], now_us)
-        except Refusal as exc:
-            refusal = exc
+            _decide(quota, used, request["points"], now_us)
+        except Refusal as refusal:
             store.record_refusal(conn, *_refusal_rows(user, request, now_us))
+            error = ApiError(refusal.status, refusal.message, refusal.headers)
         else:
-            values = {
-                "points": request["points"],
-                "day": day.number,
-                "granted_us": now_us,
-                "expires_us": expires_us,
-            }
+            values = {"points": request["points"], "day": day.number, "granted_us": now_us, "expires_us": expires_us}
             if reservation is not None:
                 store.regrant(conn, code, values)
             else:
-                values.update(
-                    process_code=code,
-                    user_id=user["id"],
-                    service=request["service"],
-                    process_type=request["process_type"],
-                )
+                values.update(process_code=code, user_id=user["id"], service=service, process_type=process_type)
                 if not store.insert_reservation(conn, values):  # the same code, on another quota, just now
                     raise _bad("process_code", "is reserved for another user, service or process type")
-            return _answer(request, user, quota, usage(), expires_us)
-    raise ApiError(refusal.status, refusal.message, refusal.headers)
+            # What the decision counted, this reservation included (its points in full).
+            counted = used._replace(points_reserved=used.points_reserved + request["points"], active=used.active + 1)
+            return _answer(request, user, quota, counted, expires_us)
+    raise error
 
 
 def release(caller, process_code):
