@@ -1,13 +1,13 @@
 """`make bench` lines of quota enforcement (issue 13), run by bench/run.py.
 
 - reservations: POST /account/quota/reservations throughput, every request a new
-  reservation (a fresh process_code) for the next of the light users in turn, against the
-  bare endpoint given the same JSON body.
+  reservation (a fresh process_code) for the next of 200 users in turn, against the bare
+  endpoint given the same JSON body.
 - reservations_p99: 32 reservations on one quota sent at once (released together from 32
   threads), repeated; the 99th percentile of their latencies.
 
-Both use quotas of their own (process types the data set has no processes of), so the
-other workloads see the data set unchanged.
+Both use users and quotas of their own, created when they start (after the other
+workloads), so the other workloads see the data set unchanged.
 """
 
 import json
@@ -17,9 +17,15 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from bench import dataset as bench_dataset
+
 PATH = "/account/quota/reservations"
-THROUGHPUT_TYPE = "VALIDATE"  # the light users' quota for the throughput line
+THROUGHPUT_TYPE = "VALIDATE"  # the quota users' quota for the throughput line
 BURST_TYPE = "CONVERT"  # one user's quota for the p99 line
+QUOTA_USERS = 200
+# Reservations expire soon after the run: each user holds a few active ones at a time, as
+# a real quota (a handful of concurrent executions) would.
+TTL_SECONDS = 10
 BURST = 32
 BURSTS_PER_ROUND = 3
 LIMITS = {"points_per_request": 1000, "points_per_day": 10**8, "max_concurrent_execution": 1000}
@@ -38,7 +44,7 @@ def _body(username, code, process_type=THROUGHPUT_TYPE):
         "process_type": process_type,
         "process_code": code,
         "points": 1,
-        "ttl_seconds": 600,
+        "ttl_seconds": TTL_SECONDS,
     }
 
 
@@ -53,8 +59,22 @@ def _set_quotas(bench, usernames, process_type):
             )
 
 
-def _light_users(bench):
-    return sorted(name for name in bench.users if name.startswith("bench_user_"))
+def _quota_users(bench):
+    """QUOTA_USERS users of their own (copies of the login user), created once."""
+    names = [f"bench_quota_{number:03d}" for number in range(QUOTA_USERS)]
+    if names[0] not in bench.users:
+        model = bench.users[bench_dataset.LOGIN]
+        with bench.sql.cursor() as cursor:
+            for name in names:
+                cursor.execute(
+                    "INSERT INTO users (username, company_key, password_hash, enabled, roles, timezone, attributes,"
+                    " token_version, creation_date, edit_date)"
+                    " SELECT %s, company_key, password_hash, enabled, roles, timezone, attributes, 0,"
+                    " creation_date, edit_date FROM users WHERE id = %s RETURNING id",
+                    (name, model["id"]),
+                )
+                bench.users[name] = {**model, "id": cursor.fetchone()[0], "username": name}
+    return names
 
 
 def _wrk_script(token, usernames):
@@ -116,9 +136,9 @@ def _run_fresh(bench, run_module, token, usernames, seconds):
 
 
 def throughput(bench, run_module):
-    usernames = _light_users(bench)
+    usernames = _quota_users(bench)
     _set_quotas(bench, usernames, THROUGHPUT_TYPE)
-    token = bench.token(run_module.dataset.ADMIN)
+    token = bench.token(bench_dataset.ADMIN)
     status, payload = run_module.request(
         bench.service.port,
         "POST",
@@ -162,11 +182,11 @@ def p99(latencies):
 
 
 def burst_p99(bench, run_module):
-    username = _light_users(bench)[0]
+    username = _quota_users(bench)[0]
     _set_quotas(bench, [username], BURST_TYPE)
     headers = {
         "Content-Type": "application/json",
-        "Authorization": f"Bearer {bench.token(run_module.dataset.ADMIN)}",
+        "Authorization": f"Bearer {bench.token(bench_dataset.ADMIN)}",
     }
     _burst(bench.service.port, run_module, headers, username)  # warm
     per_round, everything = [], []

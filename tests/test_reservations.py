@@ -483,3 +483,28 @@ def test_a_connection_killed_mid_reservation_leaves_nothing(app, client, alice, 
     monkeypatch.setattr(reservation_queries, "insert_reservation", original)
     assert client.post(RESERVE, json=request, headers=bot).status_code == 200
     assert len(reservations(db)) == 1
+
+
+def test_connections_dropped_while_idle_cost_no_reservation(app, client, alice, bot, db, backend):
+    assert reserve(client, bot)[1].status_code == 200
+    engine = app.extensions["account_db"]
+    with engine.connect(), engine.connect(), engine.connect(), engine.connect():
+        pass  # four idle connections in the pool: more than the token lookup's retry replaces
+    if backend == "postgresql":  # what a server restart does to the pool
+        from sqlalchemy import create_engine
+
+        killer = create_engine(app.config["DATABASE_URL"])
+        with killer.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        killer.dispose()
+        assert killed >= 1
+    else:
+        app.extensions["account_db"].dispose()
+    request, response = reserve(client, bot)
+    assert response.status_code == 200, response.get_json()
+    assert len(reservations(db)) == 2

@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, literal, select, update
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal, select, true, update
 
 from app.db import upsert
 from app.db.tables import process_requests, processes, quota_reservations, quotas, users
@@ -39,14 +39,23 @@ _USER_AND_QUOTA = (
     )
 )
 _USER_AND_LOCKED_QUOTA = _USER_AND_QUOTA.with_for_update(of=quotas)
+# The same, and the transaction's commit does not wait for the WAL flush: set_config is
+# SET LOCAL synchronous_commit as a function, in the same round trip.
+_USER_AND_LOCKED_QUOTA_FAST = _USER_AND_LOCKED_QUOTA.add_columns(
+    func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
+)
 
 
-def lock_target(conn, username, service, process_type):
+def lock_target(conn, username, service, process_type, durable=True):
     """The user and their quota of that service and process type (Target), or None for an
     unknown user. On PostgreSQL the quota's row stays locked until the transaction ends:
     deciders of one quota run one after another on every worker and host (SQLite's
-    callers hold the database's write lock already). One statement when the quota exists."""
-    query = _USER_AND_LOCKED_QUOTA if conn.dialect.name == "postgresql" else _USER_AND_QUOTA
+    callers hold the database's write lock already), and with durable=False the commit
+    does not wait for the WAL flush (a server crash may then forget the last decisions
+    whole, never part of one). One statement when the quota exists."""
+    query = _USER_AND_QUOTA
+    if conn.dialect.name == "postgresql":
+        query = _USER_AND_LOCKED_QUOTA if durable else _USER_AND_LOCKED_QUOTA_FAST
     row = conn.execute(query, {"username": username, "service": service, "process_type": process_type}).first()
     if row is not None:
         values = row._mapping
@@ -84,7 +93,10 @@ _CODE_STATE = (
 
 def code_state(conn, process_code):
     """CodeState in one statement: a one-row anchor joined to both tables."""
-    row = conn.execute(_CODE_STATE, {"code": process_code}).one()._mapping
+    return _code_state(conn.execute(_CODE_STATE, {"code": process_code}).one()._mapping)
+
+
+def _code_state(row):
     reservation = None
     if row["process_code"] is not None:
         reservation = {column.name: row[column.name] for column in quota_reservations.c} | {
@@ -178,7 +190,37 @@ def usage(conn, user_id, service, process_type, day, start_us, end_us, now_us):
             "now_us": now_us,
         },
     ).one()
+    return _usage(row)
+
+
+def _usage(row):
     return Usage(int(row.used), int(row.reserved), int(row.active), row.earliest)
+
+
+def _state_and_usage_statement():
+    state, used = _CODE_STATE.subquery("state"), _USAGE.subquery("used")
+    return select(state, used).select_from(state.join(used, true()))
+
+
+_STATE_AND_USAGE = _state_and_usage_statement()
+
+
+def state_and_usage(conn, process_code, user_id, service, process_type, day, start_us, end_us, now_us):
+    """(CodeState, Usage) in one statement: what a decision reads once it holds the quota."""
+    row = conn.execute(
+        _STATE_AND_USAGE,
+        {
+            "code": process_code,
+            "user_id": user_id,
+            "service": service,
+            "process_type": process_type,
+            "day": day,
+            "start_us": start_us,
+            "end_us": end_us,
+            "now_us": now_us,
+        },
+    ).one()
+    return _code_state(row._mapping), _usage(row)
 
 
 _INSERTS = {}
@@ -249,4 +291,5 @@ def record_refusal(conn, process, request):
     is already stored) and the refused request beside it."""
     stmt = upsert(conn, processes)
     conn.execute(stmt.values(**process).on_conflict_do_nothing(index_elements=["process_code"]))
-    conn.execute(insert(process_requests).values(**request))
+    stmt = upsert(conn, process_requests)  # a decision run again after a lost connection
+    conn.execute(stmt.values(**request).on_conflict_do_nothing(index_elements=["process_code", "request_code"]))

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flask import current_app
+from sqlalchemy.exc import DBAPIError
 
 from app import clock, db
 from app.db import NotFound
@@ -162,16 +163,34 @@ def reserve(caller, request):
 
     request: username, service, process_type, process_code (str), points, ttl_seconds.
     A refusal by a limit is committed as the user's CANCELED_BY_QUOTA process before its
-    error is raised."""
+    error is raised. A connection found dead costs no request: the decision, idempotent
+    by process_code, runs once more on a new one."""
+    try:
+        return _reserve(caller, request)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _reserve(caller, request)
+
+
+def _reserve(caller, request):
     now_us = clock.to_us(clock.now())
     expires_us = now_us + request["ttl_seconds"] * 1_000_000
     code, service, process_type = request["process_code"], request["service"], request["process_type"]
+    durable = current_app.config["QUOTA_DURABLE_COMMIT"]
     with db.serialized_transaction() as conn:
-        target = store.lock_target(conn, request["username"], service, process_type)
+        target = store.lock_target(conn, request["username"], service, process_type, durable)
         _check_target(caller, target)
         user, quota = target
         # Read once the quota is held: a concurrent request for the same code has finished.
-        state = store.code_state(conn, code)
+        used = None
+        if quota is None:
+            state = store.code_state(conn, code)
+        else:
+            day = local_day(now_us, user["timezone"])
+            state, used = store.state_and_usage(
+                conn, code, user["id"], service, process_type, day.number, day.start_us, day.end_us, now_us
+            )
         reservation = state.reservation
         if reservation is not None:
             _check_same(reservation, user, request)
@@ -179,10 +198,6 @@ def reserve(caller, request):
             raise _bad("process_code", "names another user's process")
         if state.process_status is not None and state.process_status not in (*RUNNING, REFUSED):
             raise _bad("process_code", f"the process has ended ({state.process_status})")
-        used = None
-        if quota is not None:
-            day = local_day(now_us, user["timezone"])
-            used = store.usage(conn, user["id"], service, process_type, day.number, *day[1:], now_us)
         active = reservation is not None and reservation["released_us"] is None and reservation["expires_us"] > now_us
         if active and quota is not None:  # a heartbeat: the same reservation, later expiry
             store.renew(conn, code, expires_us)
