@@ -459,30 +459,50 @@ def test_usage_is_the_callers_own_and_lists_every_quota(client, alice, auth, quo
 
 
 def test_a_connection_killed_mid_reservation_leaves_nothing(app, client, alice, bot, db, monkeypatch, backend):
-    original = reservation_queries.insert_reservation
+    original = reservation_queries.state_and_usage
     url = app.config["DATABASE_URL"]
+    calls = []
 
-    def killed_midway(conn, values):
-        assert original(conn, values)  # the grant is written ...
+    def killed_midway(tx, *args):
+        found = original(tx, *args)  # the quota is held and read ...
+        calls.append(1)
         if backend == "postgresql":  # ... then the server kills the connection
             from sqlalchemy import create_engine
 
-            pid = conn.execute(text("select pg_backend_pid()")).scalar_one()
+            pid = tx.conn.exec_driver_sql("select pg_backend_pid()").scalar_one()
             killer = create_engine(url)
             with killer.begin() as other:
                 other.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
             killer.dispose()
-            conn.execute(text("select 1"))
+            return found  # the grant's statement meets the dead connection
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(reservation_queries, "insert_reservation", killed_midway)
+    monkeypatch.setattr(reservation_queries, "state_and_usage", killed_midway)
     request, response = reserve(client, bot)
     assert response.status_code == 500
     assert set(response.get_json()) == {"tracedata", "message"}
+    # On PostgreSQL the decision ran once more on a new connection, and met the same fault.
+    assert len(calls) == (2 if backend == "postgresql" else 1)
     assert reservations(db) == [] and refused(db) == []
-    monkeypatch.setattr(reservation_queries, "insert_reservation", original)
+    monkeypatch.setattr(reservation_queries, "state_and_usage", original)
     assert client.post(RESERVE, json=request, headers=bot).status_code == 200
     assert len(reservations(db)) == 1
+
+
+def test_a_refusal_is_recorded_whole_or_not_at_all(client, alice, bot, db, monkeypatch):
+    original = reservation_queries._refusal_statements
+
+    def broken_second(tx):
+        process_statement, _ = original(tx)
+        return process_statement, text("select no_such_column from processes")
+
+    monkeypatch.setattr(reservation_queries, "_refusal_statements", broken_second)
+    request, response = reserve(client, bot, points=5000)
+    assert response.status_code == 500
+    assert db("select count(*) as n from processes where status = 'CANCELED_BY_QUOTA'") == [{"n": 0}]
+    monkeypatch.setattr(reservation_queries, "_refusal_statements", original)
+    assert client.post(RESERVE, json=request, headers=bot).status_code == 402
+    assert len(refused(db)) == 1
 
 
 def test_connections_dropped_while_idle_cost_no_reservation(app, client, alice, bot, db, backend):

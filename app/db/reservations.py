@@ -223,34 +223,36 @@ def state_and_usage(conn, process_code, user_id, service, process_type, day, sta
     return _code_state(row._mapping), _usage(row)
 
 
-_INSERTS = {}
+# The writes that end a decision's transaction (tx: app.db.SerializedTransaction): each
+# commits with its own statement. Built once, their values bound.
+_INSERT = quota_reservations.insert()
+_GRANT_VALUES = ("points", "day", "granted_us", "expires_us")
+_REGRANT = (
+    update(quota_reservations)
+    .where(quota_reservations.c.process_code == bindparam("code"))
+    .values(released_us=None, **{name: bindparam(f"new_{name}") for name in _GRANT_VALUES})
+)
+_RENEW = (
+    update(quota_reservations)
+    .where(quota_reservations.c.process_code == bindparam("code"))
+    .values(expires_us=bindparam("new_expires_us"))
+)
 
 
-def insert_reservation(conn, values):
-    """Insert a new reservation; False when another transaction took its process_code
-    first (the caller re-reads it)."""
-    statement = _INSERTS.get(conn.dialect.name)
-    if statement is None:
-        statement = upsert(conn, quota_reservations).on_conflict_do_nothing(index_elements=["process_code"])
-        _INSERTS[conn.dialect.name] = statement
-    return conn.execute(statement, values).rowcount == 1
+def insert_reservation(tx, values):
+    """Insert a new reservation and commit. Another transaction's reservation of the same
+    process_code (on another quota, a moment earlier) fails it with an IntegrityError."""
+    tx.execute(_INSERT, values, commit=True)
 
 
-def regrant(conn, process_code, values):
-    """Grant an expired or released reservation again, with new points and times."""
-    conn.execute(
-        update(quota_reservations)
-        .where(quota_reservations.c.process_code == process_code)
-        .values(released_us=None, **values)
-    )
+def regrant(tx, process_code, values):
+    """Grant an expired or released reservation again, with new points and times; commit."""
+    tx.execute(_REGRANT, {"code": process_code, **{f"new_{name}": values[name] for name in _GRANT_VALUES}}, commit=True)
 
 
-def renew(conn, process_code, expires_us):
-    conn.execute(
-        update(quota_reservations)
-        .where(quota_reservations.c.process_code == process_code)
-        .values(expires_us=expires_us)
-    )
+def renew(tx, process_code, expires_us):
+    """A later expiry for a reservation still counting; commit."""
+    tx.execute(_RENEW, {"code": process_code, "new_expires_us": expires_us}, commit=True)
 
 
 def release(conn, process_code, now_us):
@@ -286,10 +288,23 @@ def release_for_records(conn, owners_by_code, now_us):
             )
 
 
-def record_refusal(conn, process, request):
+_REFUSALS = {}
+
+
+def _refusal_statements(tx):
+    found = _REFUSALS.get(tx.dialect.name)
+    if found is None:
+        found = _REFUSALS[tx.dialect.name] = (
+            upsert(tx, processes).on_conflict_do_nothing(index_elements=["process_code"]),
+            # Run again after a lost connection, the decision stores its request once.
+            upsert(tx, process_requests).on_conflict_do_nothing(index_elements=["process_code", "request_code"]),
+        )
+    return found
+
+
+def record_refusal(tx, process, request):
     """Store a refused reservation as the user's process (kept as it is when the process
-    is already stored) and the refused request beside it."""
-    stmt = upsert(conn, processes)
-    conn.execute(stmt.values(**process).on_conflict_do_nothing(index_elements=["process_code"]))
-    stmt = upsert(conn, process_requests)  # a decision run again after a lost connection
-    conn.execute(stmt.values(**request).on_conflict_do_nothing(index_elements=["process_code", "request_code"]))
+    is already stored) and the refused request beside it; commit."""
+    process_statement, request_statement = _refusal_statements(tx)
+    tx.execute(process_statement, process)
+    tx.execute(request_statement, request, commit=True)

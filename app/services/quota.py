@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import clock, db
 from app.db import NotFound
@@ -127,6 +127,8 @@ def _refusal_rows(user, request, now_us):
         # Nothing ran: the statistics' points stay the points consumed.
         "request_points_count": 0,
         "result_elements_count": 0,
+        "input_file_exists": False,
+        "output_file_exists": False,
     }
     refused_request = {
         "process_code": code,
@@ -213,8 +215,10 @@ def _reserve(caller, request):
                 store.regrant(conn, code, values)
             else:
                 values.update(process_code=code, user_id=user["id"], service=service, process_type=process_type)
-                if not store.insert_reservation(conn, values):  # the same code, on another quota, just now
-                    raise _bad("process_code", "is reserved for another user, service or process type")
+                try:
+                    store.insert_reservation(conn, values)
+                except IntegrityError as exc:  # the same code, on another quota, a moment earlier
+                    raise _bad("process_code", "is reserved for another user, service or process type") from exc
             # What the decision counted, this reservation included (its points in full).
             counted = used._replace(points_reserved=used.points_reserved + request["points"], active=used.active + 1)
             return _answer(request, user, quota, counted, expires_us)
