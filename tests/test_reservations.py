@@ -158,7 +158,7 @@ def test_over_points_per_request_is_a_402_naming_the_limit(client, alice, bot, d
             "service": "UNIVERSAL",
             "process_type": "PLAN",
             "request_points_count": 0,
-            "operation": "create_quota_reservation",
+            "operation": "quota_refused_points_per_request",
             "request_service": "ACCOUNT",
         }
     ]
@@ -175,7 +175,9 @@ def test_over_points_per_day_counts_the_day_and_the_active_reservations(client, 
     _assert_refusal(
         response, 402, "points_per_day", "3500 points used today", "1000 held", "600 requested", "5100", "5000"
     )
-    assert [row["process_code"] for row in refused(db)] == [request["process_code"]]
+    assert [(row["process_code"], row["operation"]) for row in refused(db)] == [
+        (request["process_code"], "quota_refused_points_per_day")
+    ]
     assert reserve(client, bot, points=500)[1].get_json()["remaining"] == {
         "points_per_day": 0,
         "concurrent_executions": 0,
@@ -190,7 +192,9 @@ def test_over_max_concurrent_execution_is_a_429_with_retry_after(client, alice, 
     request, response = reserve(client, bot)
     _assert_refusal(response, 429, "max_concurrent_execution", "2 reservations active", "the limit is 2")
     assert response.headers["Retry-After"] == "170"  # the first one expires at 12:05:00
-    assert [row["process_code"] for row in refused(db)] == [request["process_code"]]
+    assert [(row["process_code"], row["operation"]) for row in refused(db)] == [
+        (request["process_code"], "quota_refused_max_concurrent_execution")
+    ]
     clock.now = NOON + timedelta(seconds=300)
     assert reserve(client, bot, code=request["process_code"])[1].status_code == 200  # retried after it
 
@@ -198,7 +202,7 @@ def test_over_max_concurrent_execution_is_a_429_with_retry_after(client, alice, 
 def test_no_quota_for_the_service_and_type_is_a_402(client, alice, bot, db):
     request, response = reserve(client, bot, process_type="TRACE")
     _assert_refusal(response, 402, "No quota")
-    assert refused(db)[0]["process_type"] == "TRACE"
+    assert (refused(db)[0]["process_type"], refused(db)[0]["operation"]) == ("TRACE", "quota_refused_no_quota")
 
 
 def test_a_zero_concurrency_quota_allows_nothing(client, alice, bot, quota):
@@ -260,7 +264,7 @@ def test_refusals_show_in_the_users_audit_and_statistics(client, alice, bot):
     (action,) = audit["actions"]
     assert action["process_code"] == request["process_code"]
     assert action["statistics"]["calculation_info"]["status"] == "CANCELED_BY_QUOTA"
-    assert action["requests"][0]["operation"] == "create_quota_reservation"
+    assert action["requests"][0]["operation"] == "quota_refused_points_per_request"
     stats = client.get(
         "/account/statistics", query_string={"from": "2026-11-15", "to": "2026-11-15"}, headers=alice
     ).get_json()

@@ -24,8 +24,8 @@ from schemas.common import PROCESS_TYPES, SERVICES
 # Statuses of a process still running: its record does not end its reservation.
 RUNNING = ("WAITING", "IN_PROGRESS")
 REFUSED = "CANCELED_BY_QUOTA"
-# The refusal's request in the user's audit.
-REFUSAL_OPERATION = "create_quota_reservation"
+# The refusal's request in the user's audit names why: quota_refused_<limit>.
+REFUSAL_OPERATION = "quota_refused_{}"
 _ZERO = "PT0S"
 
 
@@ -46,9 +46,9 @@ def local_day(now_us, tz_hours):
 class Refusal(Exception):
     """A limit refuses the reservation: recorded as the user's process, then answered."""
 
-    def __init__(self, status, message, headers=None):
+    def __init__(self, limit, status, message, headers=None):
         super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
+        self.limit, self.status, self.message, self.headers = limit, status, message, headers
 
 
 def _check_target(caller, target):
@@ -78,9 +78,10 @@ def _check_same(reservation, user, request):
 def _decide(quota, used, points, now_us):
     """Raise the Refusal of the first limit the request is over."""
     if quota is None:
-        raise Refusal(402, "No quota for this service and process type: the user may not run it")
+        raise Refusal("no_quota", 402, "No quota for this service and process type: the user may not run it")
     if points > quota["points_per_request"]:
         raise Refusal(
+            "points_per_request",
             402,
             f"Quota exceeded: points_per_request: {points} points requested,"
             f" the limit is {quota['points_per_request']}",
@@ -88,6 +89,7 @@ def _decide(quota, used, points, now_us):
     total = used.points_used + used.points_reserved + points
     if total > quota["points_per_day"]:
         raise Refusal(
+            "points_per_day",
             402,
             f"Quota exceeded: points_per_day: {used.points_used} points used today,"
             f" {used.points_reserved} held by active reservations and {points} requested make {total},"
@@ -95,10 +97,13 @@ def _decide(quota, used, points, now_us):
         )
     limit = quota["max_concurrent_execution"]
     if limit == 0:
-        raise Refusal(402, "Quota exceeded: max_concurrent_execution is 0: the user may not run it")
+        raise Refusal(
+            "max_concurrent_execution", 402, "Quota exceeded: max_concurrent_execution is 0: the user may not run it"
+        )
     if used.active >= limit:
         retry = max(1, math.ceil((used.earliest_expiry_us - now_us) / 1_000_000))
         raise Refusal(
+            "max_concurrent_execution",
             429,
             f"Quota exceeded: max_concurrent_execution: {used.active} reservations active,"
             f" the limit is {limit}; the first expires in {retry} s",
@@ -106,7 +111,7 @@ def _decide(quota, used, points, now_us):
         )
 
 
-def _refusal_rows(user, request, now_us):
+def _refusal_rows(user, request, limit, now_us):
     code = request["process_code"]
     config = current_app.config
     process = {
@@ -136,7 +141,7 @@ def _refusal_rows(user, request, now_us):
         "username": user["username"],
         "company": user["company_key"],
         "service": "ACCOUNT",
-        "operation": REFUSAL_OPERATION,
+        "operation": REFUSAL_OPERATION.format(limit),
         "env": config["ENV_ID"],
         "pod": config["POD_ID"],
         "time_us": now_us,
@@ -207,7 +212,7 @@ def _reserve(caller, request):
         try:
             _decide(quota, used, request["points"], now_us)
         except Refusal as refusal:
-            store.record_refusal(conn, *_refusal_rows(user, request, now_us))
+            store.record_refusal(conn, *_refusal_rows(user, request, refusal.limit, now_us))
             error = ApiError(refusal.status, refusal.message, refusal.headers)
         else:
             values = {"points": request["points"], "day": day.number, "granted_us": now_us, "expires_us": expires_us}
