@@ -463,7 +463,7 @@ def test_usage_is_the_callers_own_and_lists_every_quota(client, alice, auth, quo
 
 
 def test_a_connection_killed_mid_reservation_leaves_nothing(app, client, alice, bot, db, monkeypatch, backend):
-    original = reservation_queries.state_and_usage
+    original = reservation_queries.decision_snapshot
     url = app.config["DATABASE_URL"]
     calls = []
 
@@ -481,14 +481,14 @@ def test_a_connection_killed_mid_reservation_leaves_nothing(app, client, alice, 
             return found  # the grant's statement meets the dead connection
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(reservation_queries, "state_and_usage", killed_midway)
+    monkeypatch.setattr(reservation_queries, "decision_snapshot", killed_midway)
     request, response = reserve(client, bot)
     assert response.status_code == 500
     assert set(response.get_json()) == {"tracedata", "message"}
     # On PostgreSQL the decision ran once more on a new connection, and met the same fault.
     assert len(calls) == (2 if backend == "postgresql" else 1)
     assert reservations(db) == [] and refused(db) == []
-    monkeypatch.setattr(reservation_queries, "state_and_usage", original)
+    monkeypatch.setattr(reservation_queries, "decision_snapshot", original)
     assert client.post(RESERVE, json=request, headers=bot).status_code == 200
     assert len(reservations(db)) == 1
 

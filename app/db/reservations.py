@@ -2,9 +2,10 @@
 
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal, select, true, update
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal_column, select, update
 
 from app.db import upsert
+from app.db.processes import DAY_US, HOUR_US
 from app.db.tables import process_requests, processes, quota_reservations, quotas, users
 
 
@@ -28,7 +29,6 @@ _QUOTA_LIMITS = ("points_per_request", "points_per_day", "max_concurrent_executi
 
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.company_key, users.c.enabled, users.c.timezone)
-_USER = select(*_USER_COLUMNS).where(users.c.username == bindparam("username"))
 _USER_AND_QUOTA = (
     select(*_USER_COLUMNS, *(quotas.c[name] for name in _QUOTA_LIMITS))
     .join(quotas, quotas.c.user_id == users.c.id)
@@ -44,27 +44,6 @@ _USER_AND_LOCKED_QUOTA = _USER_AND_QUOTA.with_for_update(of=quotas)
 _USER_AND_LOCKED_QUOTA_FAST = _USER_AND_LOCKED_QUOTA.add_columns(
     func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
 )
-
-
-def lock_target(conn, username, service, process_type, durable=True):
-    """The user and their quota of that service and process type (Target), or None for an
-    unknown user. On PostgreSQL the quota's row stays locked until the transaction ends:
-    deciders of one quota run one after another on every worker and host (SQLite's
-    callers hold the database's write lock already), and with durable=False the commit
-    does not wait for the WAL flush (a server crash may then forget the last decisions
-    whole, never part of one). One statement when the quota exists."""
-    query = _USER_AND_QUOTA
-    if conn.dialect.name == "postgresql":
-        query = _USER_AND_LOCKED_QUOTA if durable else _USER_AND_LOCKED_QUOTA_FAST
-    row = conn.execute(query, {"username": username, "service": service, "process_type": process_type}).first()
-    if row is not None:
-        values = row._mapping
-        return Target(
-            {column.name: values[column.name] for column in _USER_COLUMNS},
-            {name: values[name] for name in _QUOTA_LIMITS},
-        )
-    row = conn.execute(_USER, {"username": username}).first()
-    return None if row is None else Target(dict(row._mapping), None)
 
 
 class CodeState(NamedTuple):
@@ -137,15 +116,17 @@ def _active(user_id, service, process_type, now_us):
     )
 
 
-def _usage_statement():
-    """usage()'s statement, built once: its values are bound parameters."""
-    user_id, service, process_type = bindparam("user_id"), bindparam("service"), bindparam("process_type")
-    start_us, end_us = bindparam("start_us", type_=BigInteger), bindparam("end_us", type_=BigInteger)
-    active = _active(user_id, service, process_type, bindparam("now_us", type_=BigInteger))
+def _usage_columns(user_id, service, process_type, day, start_us, end_us, now_us):
+    """The Usage columns (used, reserved, active, earliest) of a quota on local day `day`
+    ([start_us, end_us) in UTC) at now_us, for SQL expressions or bound parameters. A
+    running process whose record has arrived counts the larger of its reservation and its
+    record: the record's points are in `used`, and the reservation adds only what it
+    holds beyond them."""
+    active = _active(user_id, service, process_type, now_us)
     recorded = func.coalesce(processes.c.request_points_count, 0)
     beyond_record = case(
         (quota_reservations.c.points > recorded, quota_reservations.c.points - recorded),
-        else_=literal(0),
+        else_=literal_column("0"),
     )
     record_today = and_(
         processes.c.process_code == quota_reservations.c.process_code,
@@ -158,16 +139,31 @@ def _usage_statement():
     reserved = (
         select(func.coalesce(func.sum(beyond_record), 0))
         .select_from(quota_reservations.outerjoin(processes, record_today))
-        .where(active, quota_reservations.c.day == bindparam("day"))
+        .where(active, quota_reservations.c.day == day)
         .scalar_subquery()
     )
-    counted = select(func.count(), func.min(quota_reservations.c.expires_us)).where(active).subquery()
-    return select(
+    return (
         points_used_today(user_id, service, process_type, start_us, end_us).label("used"),
         reserved.label("reserved"),
-        counted.c[0].label("active"),
-        counted.c[1].label("earliest"),
-    ).select_from(counted)
+        select(func.count()).where(active).scalar_subquery().label("active"),
+        select(func.min(quota_reservations.c.expires_us)).where(active).scalar_subquery().label("earliest"),
+    )
+
+
+def _usage_statement():
+    """usage()'s statement, built once: its values are bound parameters."""
+    big = {"type_": BigInteger}
+    return select(
+        *_usage_columns(
+            bindparam("user_id"),
+            bindparam("service"),
+            bindparam("process_type"),
+            bindparam("day"),
+            bindparam("start_us", **big),
+            bindparam("end_us", **big),
+            bindparam("now_us", **big),
+        )
+    )
 
 
 _USAGE = _usage_statement()
@@ -175,9 +171,7 @@ _USAGE = _usage_statement()
 
 def usage(conn, user_id, service, process_type, day, start_us, end_us, now_us):
     """The quota's Usage on local day `day` ([start_us, end_us) in UTC) at now_us, read in
-    one statement. A running process whose record has arrived counts the larger of its
-    reservation and its record: the record's points are in points_used, and the
-    reservation adds only what it holds beyond them."""
+    one statement (see _usage_columns)."""
     row = conn.execute(
         _USAGE,
         {
@@ -197,30 +191,73 @@ def _usage(row):
     return Usage(int(row.used), int(row.reserved), int(row.active), row.earliest)
 
 
-def _state_and_usage_statement():
-    state, used = _CODE_STATE.subquery("state"), _USAGE.subquery("used")
-    return select(state, used).select_from(state.join(used, true()))
+class Snapshot(NamedTuple):
+    """What a decision reads once it holds the quota."""
+
+    target: Target | None  # None: an unknown user
+    state: CodeState
+    usage: Usage
+    day: int  # the user's local day now (days since 1970-01-01)
 
 
-_STATE_AND_USAGE = _state_and_usage_statement()
+def _snapshot_statement():
+    """decision_snapshot()'s statement: the user and quota, what the code names, and the
+    quota's usage on the user's local day, computed from their timezone in SQL."""
+    now_us = bindparam("now_us", type_=BigInteger)
+    service, process_type = bindparam("service"), bindparam("process_type")
+    key = select(bindparam("code", type_=String).label("code")).subquery("k")
+    target = users.alias("target")
+    reservation = quota_reservations.alias("code_reservation")
+    process = processes.alias("code_process")
+    offset_us = target.c.timezone * literal_column(str(HOUR_US), BigInteger)
+    day = (now_us + offset_us) // literal_column(str(DAY_US), BigInteger)
+    start_us = day * literal_column(str(DAY_US), BigInteger) - offset_us
+    end_us = start_us + literal_column(str(DAY_US), BigInteger)
+    return (
+        select(
+            *(target.c[column.name].label(f"user_{column.name}") for column in _USER_COLUMNS),
+            quotas.c.id.label("quota_id"),
+            *(quotas.c[name] for name in _QUOTA_LIMITS),
+            *(reservation.c[column.name].label(f"reservation_{column.name}") for column in quota_reservations.c),
+            process.c.user_id.label("process_user_id"),
+            process.c.status.label("process_status"),
+            day.label("day"),
+            *_usage_columns(target.c.id, service, process_type, day, start_us, end_us, now_us),
+        )
+        .select_from(key)
+        .outerjoin(target, target.c.username == bindparam("username"))
+        .outerjoin(
+            quotas,
+            and_(quotas.c.user_id == target.c.id, quotas.c.service == service, quotas.c.process_type == process_type),
+        )
+        .outerjoin(reservation, reservation.c.process_code == key.c.code)
+        .outerjoin(process, process.c.process_code == key.c.code)
+    )
 
 
-def state_and_usage(conn, process_code, user_id, service, process_type, day, start_us, end_us, now_us):
-    """(CodeState, Usage) in one statement: what a decision reads once it holds the quota."""
-    row = conn.execute(
-        _STATE_AND_USAGE,
-        {
-            "code": process_code,
-            "user_id": user_id,
-            "service": service,
-            "process_type": process_type,
-            "day": day,
-            "start_us": start_us,
-            "end_us": end_us,
-            "now_us": now_us,
-        },
-    ).one()
-    return _code_state(row._mapping), _usage(row)
+_SNAPSHOT = _snapshot_statement()
+
+
+def decision_snapshot(tx, username, service, process_type, process_code, now_us, durable=True):
+    """The Snapshot of a decision, read in one statement once the quota is held: on
+    PostgreSQL the row lock of the user's quota (SELECT ... FOR UPDATE) travels in the same
+    query, before it, so the read sees every decision committed before it (each statement
+    of a READ COMMITTED transaction takes a new snapshot). SQLite's callers hold the
+    database's write lock already. durable=False: the commit will not wait for the WAL
+    flush (a server crash may then forget the last decisions whole, never part of one)."""
+    params = {"username": username, "service": service, "process_type": process_type}
+    lock = _USER_AND_LOCKED_QUOTA if durable else _USER_AND_LOCKED_QUOTA_FAST
+    row = tx.execute(_SNAPSHOT, {**params, "code": process_code, "now_us": now_us}, lock=(lock, params)).one()
+    values = row._mapping
+    target = None
+    if values["user_id"] is not None:
+        quota = None if values["quota_id"] is None else {name: values[name] for name in _QUOTA_LIMITS}
+        target = Target({column.name: values[f"user_{column.name}"] for column in _USER_COLUMNS}, quota)
+    reservation = None
+    if values["reservation_process_code"] is not None:
+        reservation = {column.name: values[f"reservation_{column.name}"] for column in quota_reservations.c}
+    state = CodeState(reservation, values["process_user_id"], values["process_status"])
+    return Snapshot(target, state, _usage(row), None if values["day"] is None else int(values["day"]))
 
 
 # The writes that end a decision's transaction (tx: app.db.SerializedTransaction): each

@@ -186,18 +186,12 @@ def _reserve(caller, request):
     code, service, process_type = request["process_code"], request["service"], request["process_type"]
     durable = current_app.config["QUOTA_DURABLE_COMMIT"]
     with db.serialized_transaction() as conn:
-        target = store.lock_target(conn, request["username"], service, process_type, durable)
+        # One read, once the quota is held: a concurrent request for the same code has finished.
+        target, state, used, day = store.decision_snapshot(
+            conn, request["username"], service, process_type, code, now_us, durable
+        )
         _check_target(caller, target)
         user, quota = target
-        # Read once the quota is held: a concurrent request for the same code has finished.
-        used = None
-        if quota is None:
-            state = store.code_state(conn, code)
-        else:
-            day = local_day(now_us, user["timezone"])
-            state, used = store.state_and_usage(
-                conn, code, user["id"], service, process_type, day.number, day.start_us, day.end_us, now_us
-            )
         reservation = state.reservation
         if reservation is not None:
             _check_same(reservation, user, request)
@@ -215,7 +209,7 @@ def _reserve(caller, request):
             store.record_refusal(conn, *_refusal_rows(user, request, refusal.limit, now_us))
             error = ApiError(refusal.status, refusal.message, refusal.headers)
         else:
-            values = {"points": request["points"], "day": day.number, "granted_us": now_us, "expires_us": expires_us}
+            values = {"points": request["points"], "day": day, "granted_us": now_us, "expires_us": expires_us}
             if reservation is not None:
                 store.regrant(conn, code, values)
             else:
