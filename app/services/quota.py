@@ -38,6 +38,8 @@ class Day(NamedTuple):
 
 
 def local_day(now_us, tz_hours):
+    """The decision computes the same in SQL, from the user's timezone column
+    (app.db.reservations.decision_snapshot)."""
     number = (now_us + tz_hours * HOUR_US) // DAY_US
     start = number * DAY_US - tz_hours * HOUR_US
     return Day(number, start, start + DAY_US)
