@@ -34,6 +34,9 @@ WORKLOAD = (
     ("PACKER", "PLAN", "run_pack_calculation", 120),
     ("UNIVERSAL", "VALIDATE", "run_plan_validation", 400),
 )
+# A quota of demo_user that the demo can exceed with a few reservations (README, "Quota
+# enforcement"): no usage of its own, so each limit is reached by the reservations alone.
+SMALL_QUOTA = ("UNIVERSAL", "TRACE", {"points_per_request": 500, "points_per_day": 800, "max_concurrent_execution": 2})
 STATUSES = ("FINISHED_IN_TIME",) * 8 + ("FINISHED_OUT_OF_TIME", "FAILED", "CANCELED")
 _NAMESPACE = uuid.UUID("6f1c9d2e-3c1b-4d7a-9a55-0e1f2a3b4c5d")
 
@@ -136,6 +139,8 @@ def load_demo():
                     points_per_day=typical * 200,
                     max_concurrent_execution=5,
                 )
+        service, process_type, limits = SMALL_QUOTA
+        quota_queries.set_quota(conn, users["demo_user"]["id"], service, process_type, **limits)
         records, files = _records(users, today, rng)
         for start in range(0, len(records), 500):
             process_queries.upsert_processes(conn, records[start : start + 500])

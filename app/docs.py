@@ -32,6 +32,9 @@ SUMMARIES_RU = {
     "read_data": "Получение данных по tracedata.process_code.",
     "write_processes": "Запись процессов расчётными сервисами (расширение API).",
     "write_data": "Запись входного или выходного файла процесса (расширение API).",
+    "create_quota_reservation": "Резервирование квоты пользователя под процесс (расширение API).",
+    "delete_quota_reservation": "Освобождение резерва квоты (расширение API).",
+    "read_quota_usage": "Использование квот пользователя за текущие сутки (расширение API).",
 }
 
 # The behaviour notes of the operations (their English description) in Russian, keyed by

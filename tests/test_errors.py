@@ -27,7 +27,13 @@ PUBLIC_ENDPOINTS = {
     "openapi_assets.asset",
 }
 # The producer API: extensions of the documented API, unknown to the reference client.
-EXTENSIONS = {"write_processes", "write_data"}
+EXTENSIONS = {
+    "write_processes",
+    "write_data",
+    "create_quota_reservation",
+    "delete_quota_reservation",
+    "read_quota_usage",
+}
 
 
 def _assert_general404(response, resource_key, operation="unknown_operation"):

@@ -20,6 +20,16 @@ def operation(blp, *error_codes):
 
 
 def blueprints():
-    from app.api import audit, auth, data, info, processes, quota, statistics, system
+    from app.api import audit, auth, data, info, processes, quota, reservations, statistics, system
 
-    return [auth.blp, info.blp, statistics.blp, audit.blp, data.blp, quota.blp, system.blp, processes.blp]
+    return [
+        auth.blp,
+        info.blp,
+        statistics.blp,
+        audit.blp,
+        data.blp,
+        quota.blp,
+        system.blp,
+        processes.blp,
+        reservations.blp,
+    ]

@@ -8,6 +8,7 @@ from app.auth import login_required
 from app.db import processes as process_queries
 from app.errors import ApiError
 from app.extensions import Blueprint
+from app.services import quota as quota_service
 from schemas.processes import ProcessBatch, ProcessBatchResult
 
 blp = Blueprint("processes", __name__, url_prefix="/account", description="Producer API (extension).")
@@ -98,12 +99,14 @@ def write_processes(batch):
 
     Idempotent: a known process_code is updated, requests merge by request_code, and the
     same batch sent twice changes nothing. All or nothing: one bad record rejects the
-    batch with a General400 naming the record's index and field.
+    batch with a General400 naming the record's index and field. A record with a final
+    status (not WAITING or IN_PROGRESS) releases its process's quota reservation.
     """
     try:
         with db.transaction() as conn:
             rows = check_batch(conn, g.user, batch["processes"])
             process_queries.upsert_processes(conn, rows)
+            quota_service.release_for_records(conn, rows)
     except process_queries.BatchError as exc:
         raise ApiError(400, f"Invalid request: {exc}") from exc
     metrics.records_ingested(len(batch["processes"]))

@@ -145,6 +145,111 @@ def transaction():
         yield conn
 
 
+class SerializedTransaction:
+    """The transaction of serialized_transaction(): execute() as on a Connection, and
+    commit=True to end the transaction with the statement.
+
+    On PostgreSQL the driver runs in autocommit and the transaction is ours: BEGIN travels
+    with the first statement and COMMIT with the last, as one simple query each (the
+    driver would send each on a round trip of its own). A failed statement aborts the
+    rest of its query, and the transaction is rolled back on the way out."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.dialect = conn.dialect
+        self._postgres = conn.dialect.name == "postgresql"
+        self._begun = False
+        self.committed = False
+
+    def execute(self, statement, params=None, commit=False, lock=None):
+        """lock: (statement, params) run just before, on PostgreSQL only and in the same
+        query (SQLite's serialized transaction holds the database's write lock already)."""
+        params = params or {}
+        if not self._postgres:
+            result = self.conn.execute(statement, params)
+            if commit:
+                self.conn.commit()
+                self.committed = True
+            return result
+        sql, values = _driver_sql(self.conn, statement, params)
+        if lock is not None:
+            lock_sql, lock_values = _driver_sql(self.conn, *lock)
+            if any(values.get(name, value) != value for name, value in lock_values.items()):
+                raise ValueError("the lock and the statement bind one name to two values")
+            sql, values = f"{lock_sql}; {sql}", {**lock_values, **values}
+        if not self._begun:
+            sql, self._begun = "BEGIN; " + sql, True
+        if commit:
+            sql += "; COMMIT"
+        result = self.conn.exec_driver_sql(sql, values)
+        self.committed = commit
+        return result
+
+    def _end(self, failed):
+        if self.committed:
+            return
+        if not self._postgres:
+            (self.conn.rollback if failed else self.conn.commit)()
+        elif self._begun:
+            try:
+                self.conn.exec_driver_sql("ROLLBACK" if failed else "COMMIT")
+            except Exception:
+                # Never hand the pool a connection whose transaction may still be open.
+                self.conn.invalidate()
+                if not failed:
+                    raise
+
+
+_DRIVER_SQL = {}
+
+
+def _driver_sql(conn, statement, params):
+    """(text, parameters) of a Core statement for the driver itself, compiled once."""
+    key = (statement, conn.dialect.name, tuple(sorted(params)))
+    compiled = _DRIVER_SQL.get(key)
+    if compiled is None:
+        compiled = _DRIVER_SQL[key] = statement.compile(dialect=conn.dialect, column_keys=sorted(params))
+    return str(compiled), compiled.construct_params(params)
+
+
+@contextmanager
+def serialized_transaction():
+    """A SerializedTransaction for a read-then-decide write. pysqlite opens SQLite's
+    transactions lazily and DEFERRED (the first write asks for the lock, and a writer
+    that read first may then fail with "database is locked"): here BEGIN IMMEDIATE takes
+    the write lock before the first read, so deciders on any worker run one after
+    another. PostgreSQL's callers lock their own rows (SELECT ... FOR UPDATE) instead.
+
+    On PostgreSQL the connection is not pinged first (one round trip less on a hot
+    path): a dead one fails the first statement with a DBAPIError whose
+    connection_invalidated is true, and the caller may run its idempotent work again."""
+    skip = _unpinged.set(True)
+    try:
+        conn = engine().connect()
+    finally:
+        _unpinged.reset(skip)
+    with conn:
+        raw = None
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # As lookup() does: the driver's own switch, with no round trip (SQLAlchemy's
+            # isolation_level option costs one to set and one to reset).
+            raw = conn.connection.dbapi_connection
+            raw.autocommit = True
+        transaction = SerializedTransaction(conn)
+        try:
+            try:
+                yield transaction
+            except BaseException:
+                transaction._end(failed=True)
+                raise
+            transaction._end(failed=False)
+        finally:
+            if raw is not None and not raw.closed:
+                raw.autocommit = False
+
+
 @contextmanager
 def connection():
     """A read-only unit of work."""

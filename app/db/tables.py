@@ -112,6 +112,23 @@ process_file_chunks = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# Points and concurrency slots granted to running processes (POST /account/quota/reservations).
+# Counting while released_us is NULL and expires_us is in the future; day is the user's
+# local day number at the grant, the day its points count on.
+quota_reservations = Table(
+    "quota_reservations",
+    metadata,
+    Column("process_code", String(36), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("process_type", String(32), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("granted_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("released_us", BigInteger),
+)
+
 # Failed logins per key ("user:<casefolded name>" or "addr:<client address>") in the
 # current window, when the counters live in the database (no ACCOUNT_REDIS_URL).
 login_failures = Table(

@@ -1,0 +1,1 @@
+"""Domain rules between the views and the queries."""

@@ -1,0 +1,534 @@
+"""Quota enforcement: POST/DELETE /account/quota/reservations, GET /account/quota/usage,
+and the automatic release on ingestion."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from app.db import quotas as quota_queries
+from app.db import reservations as reservation_queries
+from app.db import transaction
+from tests.conftest import assert_tracedata, process_record
+
+RESERVE = "/account/quota/reservations"
+NOON = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def quota(app):
+    """quota(username, per_request, per_day, concurrent, service=..., process_type=...)."""
+
+    def set_quota(username, per_request, per_day, concurrent, service="UNIVERSAL", process_type="PLAN"):
+        with app.app_context(), transaction() as conn:
+            user_id = conn.execute(text("select id from users where username = :u"), {"u": username}).scalar_one()
+            quota_queries.set_quota(
+                conn,
+                user_id,
+                service,
+                process_type,
+                points_per_request=per_request,
+                points_per_day=per_day,
+                max_concurrent_execution=concurrent,
+            )
+
+    return set_quota
+
+
+@pytest.fixture
+def alice(auth, clock, quota):
+    """alice (acme, UTC+0) with a UNIVERSAL/PLAN quota of 1000 per request, 5000 a day, 2 at once."""
+    headers = auth("alice")
+    quota("alice", 1000, 5000, 2)
+    return headers
+
+
+@pytest.fixture
+def bot(producer):
+    return producer()
+
+
+def body(points=100, username="alice", code=None, **extra):
+    return {
+        "username": username,
+        "service": "UNIVERSAL",
+        "process_type": "PLAN",
+        "process_code": code or str(uuid.uuid4()),
+        "points": points,
+        **extra,
+    }
+
+
+def reserve(client, headers, **kwargs):
+    request = body(**kwargs)
+    return request, client.post(RESERVE, json=request, headers=headers)
+
+
+def reservations(db):
+    return db("select process_code, points, day, expires_us, released_us from quota_reservations order by granted_us")
+
+
+def refused(db):
+    return db(
+        "select p.process_code, p.username, p.status, p.service, p.process_type, p.request_points_count,"
+        " r.operation, r.service as request_service"
+        " from processes p join process_requests r on r.process_code = p.process_code"
+        " where p.status = 'CANCELED_BY_QUOTA' order by p.time_us"
+    )
+
+
+def usage(client, headers):
+    response = client.get("/account/quota/usage", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def plan_usage(client, headers):
+    (service,) = [s for s in usage(client, headers)["services"] if s["service"] == "UNIVERSAL"]
+    (plan,) = [p for p in service["processes"] if p["process_type"] == "PLAN"]
+    return plan
+
+
+# ---------------------------------------------------------------- a grant
+
+
+def test_a_reservation_within_every_limit_is_granted(client, alice, bot, db, clock):
+    request, response = reserve(client, bot, points=700, ttl_seconds=120)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {
+        "process_code": request["process_code"],
+        "username": "alice",
+        "service": "UNIVERSAL",
+        "process_type": "PLAN",
+        "points": 700,
+        "expires": "2026-11-15T12:02:00+00:00",
+        "remaining": {"points_per_day": 4300, "concurrent_executions": 1},
+    }
+    stored = reservations(db)
+    assert len(stored) == 1 and stored[0]["points"] == 700 and stored[0]["released_us"] is None
+    assert refused(db) == []
+    assert plan_usage(client, alice) == {
+        "process_type": "PLAN",
+        "points_per_request": 1000,
+        "points_per_day": 5000,
+        "max_concurrent_execution": 2,
+        "points_per_date_window": None,
+        "points_used": 0,
+        "points_reserved": 700,
+        "active_reservations": 1,
+    }
+
+
+def test_the_default_ttl_is_ten_minutes(client, alice, bot):
+    _, response = reserve(client, bot)
+    assert response.get_json()["expires"] == "2026-11-15T12:10:00+00:00"
+
+
+def test_an_admin_may_reserve_for_any_company(client, alice, producer, auth, quota):
+    auth("zed", company="other_co")
+    quota("zed", 10, 10, 1)
+    admin = producer("root_admin", company="admin_co", roles=("ADMIN",))
+    assert reserve(client, admin, username="zed", points=10)[1].status_code == 200
+    assert reserve(client, admin, points=10)[1].status_code == 200
+
+
+# ---------------------------------------------------------------- every limit and its refusal body
+
+
+def _assert_refusal(response, status, *phrases):
+    assert response.status_code == status, response.get_json()
+    answer = response.get_json()
+    assert set(answer) == {"tracedata", "message"}
+    assert_tracedata(answer, "create_quota_reservation", "producer_bot", "acme")
+    for phrase in phrases:
+        assert phrase in answer["message"], answer["message"]
+    return answer
+
+
+def test_over_points_per_request_is_a_402_naming_the_limit(client, alice, bot, db):
+    request, response = reserve(client, bot, points=1001)
+    _assert_refusal(response, 402, "points_per_request", "1001", "1000")
+    assert reservations(db) == []
+    assert refused(db) == [
+        {
+            "process_code": request["process_code"],
+            "username": "alice",
+            "status": "CANCELED_BY_QUOTA",
+            "service": "UNIVERSAL",
+            "process_type": "PLAN",
+            "request_points_count": 0,
+            "operation": "quota_refused_points_per_request",
+            "request_service": "ACCOUNT",
+        }
+    ]
+
+
+def test_over_points_per_day_counts_the_day_and_the_active_reservations(client, alice, bot, ingest, db):
+    ingest(
+        process_record(time="2026-11-15T08:00:00+00:00", points=3500),
+        process_record(time="2026-11-14T23:59:59+00:00", points=4000),  # yesterday: not counted
+        process_record(time="2026-11-15T09:00:00+00:00", points=999, process_type="TRACE"),  # another quota
+    )
+    assert reserve(client, bot, points=1000)[1].status_code == 200
+    request, response = reserve(client, bot, points=600)
+    _assert_refusal(
+        response, 402, "points_per_day", "3500 points used today", "1000 held", "600 requested", "5100", "5000"
+    )
+    assert [(row["process_code"], row["operation"]) for row in refused(db)] == [
+        (request["process_code"], "quota_refused_points_per_day")
+    ]
+    assert reserve(client, bot, points=500)[1].get_json()["remaining"] == {
+        "points_per_day": 0,
+        "concurrent_executions": 0,
+    }
+
+
+def test_over_max_concurrent_execution_is_a_429_with_retry_after(client, alice, bot, clock, db):
+    assert reserve(client, bot, ttl_seconds=300)[1].status_code == 200
+    clock.now = NOON + timedelta(seconds=100)
+    assert reserve(client, bot, ttl_seconds=600)[1].status_code == 200
+    clock.now = NOON + timedelta(seconds=130, microseconds=1)
+    request, response = reserve(client, bot)
+    _assert_refusal(response, 429, "max_concurrent_execution", "2 reservations active", "the limit is 2")
+    assert response.headers["Retry-After"] == "170"  # the first one expires at 12:05:00
+    assert [(row["process_code"], row["operation"]) for row in refused(db)] == [
+        (request["process_code"], "quota_refused_max_concurrent_execution")
+    ]
+    clock.now = NOON + timedelta(seconds=300)
+    assert reserve(client, bot, code=request["process_code"])[1].status_code == 200  # retried after it
+
+
+def test_no_quota_for_the_service_and_type_is_a_402(client, alice, bot, db):
+    request, response = reserve(client, bot, process_type="TRACE")
+    _assert_refusal(response, 402, "No quota")
+    assert (refused(db)[0]["process_type"], refused(db)[0]["operation"]) == ("TRACE", "quota_refused_no_quota")
+
+
+def test_a_zero_concurrency_quota_allows_nothing(client, alice, bot, quota):
+    quota("alice", 1000, 5000, 0)
+    _assert_refusal(reserve(client, bot)[1], 402, "max_concurrent_execution is 0")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_unknown_and_disabled_users_are_the_same_404(client, bot, make_user, enabled, quota, db, clock):
+    if not enabled:
+        make_user("ghost", enabled=False)
+        quota("ghost", 10, 10, 1)
+    response = reserve(client, bot, username="ghost", points=1)[1]
+    assert response.status_code == 404
+    answer = response.get_json()
+    assert answer["resource_key"] == "user"
+    assert_tracedata(answer, "create_quota_reservation", "producer_bot", "acme")
+    assert reservations(db) == [] and refused(db) == []
+
+
+def test_a_bot_may_reserve_only_for_its_own_company(client, alice, producer, db):
+    other_bot = producer("other_bot", company="other_co")
+    response = reserve(client, other_bot)[1]
+    assert response.status_code == 403
+    assert set(response.get_json()) == {"tracedata", "message"}
+    assert reservations(db) == [] and refused(db) == []
+
+
+def test_users_without_bot_or_admin_may_not_reserve(client, alice):
+    response = reserve(client, alice)[1]
+    assert response.status_code == 403
+    assert "BOT or ADMIN" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"points": -1}, "points"),
+        ({"points": 100_000_001}, "points"),
+        ({"points": "10"}, "points"),
+        ({"ttl_seconds": 9}, "ttl_seconds"),
+        ({"ttl_seconds": 86401}, "ttl_seconds"),
+        ({"process_code": "not-a-uuid"}, "process_code"),
+        ({"service": "NOPE"}, "service"),
+        ({"process_type": "NOPE"}, "process_type"),
+        ({"username": None}, "username"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(client, alice, bot, change, field, db):
+    response = client.post(RESERVE, json={**body(), **change}, headers=bot)
+    assert response.status_code == 400
+    assert f"{field}:" in response.get_json()["message"]
+    assert reservations(db) == [] and refused(db) == []
+
+
+def test_refusals_show_in_the_users_audit_and_statistics(client, alice, bot):
+    request, _ = reserve(client, bot, points=5000)
+    audit = client.get("/account/audit", query_string={"status": "CANCELED_BY_QUOTA"}, headers=alice).get_json()
+    (action,) = audit["actions"]
+    assert action["process_code"] == request["process_code"]
+    assert action["statistics"]["calculation_info"]["status"] == "CANCELED_BY_QUOTA"
+    assert action["requests"][0]["operation"] == "quota_refused_points_per_request"
+    stats = client.get(
+        "/account/statistics", query_string={"from": "2026-11-15", "to": "2026-11-15"}, headers=alice
+    ).get_json()
+    (day,) = stats["dates"]
+    assert day["services"][0]["processes"][0]["processes_per_day"] == 1
+
+
+# ---------------------------------------------------------------- idempotency and expiry
+
+
+def test_a_resent_reservation_is_the_same_one_with_a_renewed_expiry(client, alice, bot, clock, db):
+    request, first = reserve(client, bot, points=400, ttl_seconds=60)
+    clock.now = NOON + timedelta(seconds=50)
+    second = client.post(RESERVE, json=request, headers=bot)
+    assert second.status_code == 200
+    assert second.get_json()["expires"] == "2026-11-15T12:01:50+00:00"
+    assert (
+        second.get_json()["remaining"]
+        == first.get_json()["remaining"]
+        == {
+            "points_per_day": 4600,
+            "concurrent_executions": 1,
+        }
+    )
+    (stored,) = reservations(db)
+    assert stored["expires_us"] == int((NOON + timedelta(seconds=110)).timestamp()) * 1_000_000
+    # Renewed: still counting after the first expiry.
+    clock.now = NOON + timedelta(seconds=100)
+    assert plan_usage(client, alice)["active_reservations"] == 1
+
+
+def test_a_resent_reservation_needs_no_free_slot(client, alice, bot):
+    first, _ = reserve(client, bot)
+    reserve(client, bot)
+    assert client.post(RESERVE, json=first, headers=bot).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [({"service": "ROUTING"}, "service"), ({"process_type": "TRACE"}, "process_type"), ({"points": 5}, "points")],
+)
+def test_the_same_code_for_another_reservation_is_a_400(client, alice, bot, quota, change, field, db):
+    quota("alice", 1000, 5000, 2, service="ROUTING")
+    quota("alice", 1000, 5000, 2, process_type="TRACE")
+    request, _ = reserve(client, bot)
+    response = client.post(RESERVE, json={**request, **change}, headers=bot)
+    assert response.status_code == 400
+    assert f"{field}:" in response.get_json()["message"]
+    assert len(reservations(db)) == 1 and refused(db) == []
+
+
+def test_the_same_code_for_another_user_is_a_400(client, alice, bot, auth, quota, db):
+    auth("bob")
+    quota("bob", 1000, 5000, 2)
+    request, _ = reserve(client, bot)
+    response = client.post(RESERVE, json={**request, "username": "bob"}, headers=bot)
+    assert response.status_code == 400
+    assert "process_code:" in response.get_json()["message"]
+
+
+def test_a_code_of_another_users_process_or_an_ended_one_is_a_400(client, alice, bot, auth, quota, ingest):
+    auth("bob")
+    quota("bob", 1000, 5000, 2)
+    bobs = process_record(username="bob", time="2026-11-15T11:00:00+00:00", status="IN_PROGRESS")
+    ended = process_record(time="2026-11-15T11:00:00+00:00")
+    ingest(bobs, ended)
+    response = reserve(client, bot, code=bobs["process_code"])[1]
+    assert response.status_code == 400 and "another user's process" in response.get_json()["message"]
+    response = reserve(client, bot, code=ended["process_code"])[1]
+    assert response.status_code == 400 and "has ended" in response.get_json()["message"]
+
+
+def test_an_expired_reservation_stops_counting_at_expires(client, alice, bot, clock, quota):
+    quota("alice", 1000, 5000, 1)
+    request, _ = reserve(client, bot, points=900, ttl_seconds=60)
+    clock.now = NOON + timedelta(seconds=59)
+    assert reserve(client, bot)[1].status_code == 429
+    assert plan_usage(client, alice)["points_reserved"] == 900
+    clock.now = NOON + timedelta(seconds=60)
+    plan = plan_usage(client, alice)
+    assert (plan["points_reserved"], plan["active_reservations"]) == (0, 0)
+    # Sent again after it expired, it is a new grant, checked against the limits again.
+    response = client.post(RESERVE, json=request, headers=bot)
+    assert response.status_code == 200
+    assert response.get_json()["expires"] == "2026-11-15T12:02:00+00:00"
+    assert plan_usage(client, alice)["active_reservations"] == 1
+
+
+# ---------------------------------------------------------------- release
+
+
+def test_delete_releases_and_is_idempotent(client, alice, bot, quota, clock, db):
+    quota("alice", 1000, 5000, 1)
+    request, _ = reserve(client, bot)
+    code = request["process_code"]
+    assert reserve(client, bot)[1].status_code == 429
+    clock.now = NOON + timedelta(seconds=5)
+    response = client.delete(f"{RESERVE}/{code}", headers=bot)
+    assert response.status_code == 204 and response.data == b""
+    assert reservations(db)[0]["released_us"] == int(clock.now.timestamp()) * 1_000_000
+    assert client.delete(f"{RESERVE}/{code}", headers=bot).status_code == 204
+    assert reserve(client, bot)[1].status_code == 200  # the slot is free
+    assert plan_usage(client, alice)["points_reserved"] == 100
+
+
+def test_delete_of_an_expired_unknown_or_foreign_reservation(client, alice, bot, producer, clock):
+    request, _ = reserve(client, bot, ttl_seconds=10)
+    code = request["process_code"]
+    assert client.delete(f"{RESERVE}/{code}", headers=producer("other_bot", company="other_co")).status_code == 403
+    clock.now = NOON + timedelta(seconds=11)
+    assert client.delete(f"{RESERVE}/{code}", headers=bot).status_code == 204
+    response = client.delete(f"{RESERVE}/{uuid.uuid4()}", headers=bot)
+    assert response.status_code == 404 and response.get_json()["resource_key"] == "reservation"
+    response = client.delete(f"{RESERVE}/nope", headers=bot)
+    assert response.status_code == 400 and "process_code:" in response.get_json()["message"]
+    assert client.delete(f"{RESERVE}/{code}", headers=alice).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/account/processes", "/v6/account/processes"])
+def test_a_final_record_releases_and_the_day_counts_its_points(client, alice, bot, db, path):
+    request, _ = reserve(client, bot, points=800)
+    record = process_record(process_code=request["process_code"], time="2026-11-15T11:30:00+00:00", points=300)
+    response = client.post(path, json={"processes": [record]}, headers=bot)
+    assert response.status_code == 200, response.get_json()
+    assert reservations(db)[0]["released_us"] is not None
+    assert {k: v for k, v in plan_usage(client, alice).items() if k.startswith(("points_u", "points_r", "active"))} == {
+        "points_used": 300,
+        "points_reserved": 0,
+        "active_reservations": 0,
+    }
+
+
+@pytest.mark.parametrize("recorded,counted", [(300, 800), (1200, 1200)])
+def test_a_running_record_counts_the_larger_of_it_and_its_reservation(
+    client, alice, bot, ingest, db, recorded, counted
+):
+    request, _ = reserve(client, bot, points=800)
+    ingest(
+        process_record(
+            process_code=request["process_code"],
+            time="2026-11-15T11:30:00+00:00",
+            points=recorded,
+            status="IN_PROGRESS",
+        )
+    )
+    assert reservations(db)[0]["released_us"] is None
+    plan = plan_usage(client, alice)
+    assert plan["points_used"] + plan["points_reserved"] == counted
+    assert plan["active_reservations"] == 1
+    remaining = reserve(client, bot, points=0)[1].get_json()["remaining"]
+    assert remaining["points_per_day"] == 5000 - counted
+
+
+def test_a_record_of_another_user_does_not_release(client, alice, bot, auth, ingest, db):
+    auth("bob")
+    request, _ = reserve(client, bot)
+    ingest(process_record(username="bob", process_code=request["process_code"], time="2026-11-15T11:00:00+00:00"))
+    assert reservations(db)[0]["released_us"] is None
+
+
+# ---------------------------------------------------------------- the local day
+
+
+def test_a_reservation_counts_on_the_local_day_it_was_granted(client, auth, bot, quota, clock, ingest):
+    headers = auth("alice", timezone=3)
+    quota("alice", 1000, 1000, 5)
+    clock.now = datetime(2026, 11, 15, 20, 50, tzinfo=UTC)  # 23:50 local
+    ingest(process_record(time="2026-11-15T21:00:00+00:00", points=999))  # 00:00 local, tomorrow
+    ingest(process_record(time="2026-11-15T20:59:59+00:00", points=100))  # today
+    _, granted = reserve(client, bot, points=900, ttl_seconds=3600)
+    assert granted.status_code == 200
+    assert usage(client, headers)["day"] == "2026-11-15"
+    clock.now = datetime(2026, 11, 15, 21, 10, tzinfo=UTC)  # 00:10 local, the next day
+    answer = usage(client, headers)
+    assert answer["day"] == "2026-11-16" and answer["timezone"] == 3
+    plan = answer["services"][0]["processes"][0]
+    assert (plan["points_used"], plan["points_reserved"], plan["active_reservations"]) == (999, 0, 1)
+    assert reserve(client, bot, points=1)[1].status_code == 200
+    _assert_refusal(reserve(client, bot, points=1)[1], 402, "999 points used today", "1 held")
+
+
+def test_usage_is_the_callers_own_and_lists_every_quota(client, alice, auth, quota):
+    quota("alice", 5, 50, 1, service="ROUTING", process_type="MATRIX")
+    bob = auth("bob")
+    assert usage(client, bob)["services"] == []
+    answer = usage(client, alice)
+    assert answer["day"] == "2026-11-15"
+    assert [(s["service"], [p["process_type"] for p in s["processes"]]) for s in answer["services"]] == [
+        ("ROUTING", ["MATRIX"]),
+        ("UNIVERSAL", ["PLAN"]),
+    ]
+    assert client.get("/account/quota/usage").status_code == 401
+
+
+# ---------------------------------------------------------------- faults
+
+
+def test_a_connection_killed_mid_reservation_leaves_nothing(app, client, alice, bot, db, monkeypatch, backend):
+    original = reservation_queries.decision_snapshot
+    url = app.config["DATABASE_URL"]
+    calls = []
+
+    def killed_midway(tx, *args):
+        found = original(tx, *args)  # the quota is held and read ...
+        calls.append(1)
+        if backend == "postgresql":  # ... then the server kills the connection
+            from sqlalchemy import create_engine
+
+            pid = tx.conn.exec_driver_sql("select pg_backend_pid()").scalar_one()
+            killer = create_engine(url)
+            with killer.begin() as other:
+                other.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+            killer.dispose()
+            return found  # the grant's statement meets the dead connection
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(reservation_queries, "decision_snapshot", killed_midway)
+    request, response = reserve(client, bot)
+    assert response.status_code == 500
+    assert set(response.get_json()) == {"tracedata", "message"}
+    # On PostgreSQL the decision ran once more on a new connection, and met the same fault.
+    assert len(calls) == (2 if backend == "postgresql" else 1)
+    assert reservations(db) == [] and refused(db) == []
+    monkeypatch.setattr(reservation_queries, "decision_snapshot", original)
+    assert client.post(RESERVE, json=request, headers=bot).status_code == 200
+    assert len(reservations(db)) == 1
+
+
+def test_a_refusal_is_recorded_whole_or_not_at_all(client, alice, bot, db, monkeypatch):
+    original = reservation_queries._refusal_statements
+
+    def broken_second(tx):
+        process_statement, _ = original(tx)
+        return process_statement, text("select no_such_column from processes")
+
+    monkeypatch.setattr(reservation_queries, "_refusal_statements", broken_second)
+    request, response = reserve(client, bot, points=5000)
+    assert response.status_code == 500
+    assert db("select count(*) as n from processes where status = 'CANCELED_BY_QUOTA'") == [{"n": 0}]
+    monkeypatch.setattr(reservation_queries, "_refusal_statements", original)
+    assert client.post(RESERVE, json=request, headers=bot).status_code == 402
+    assert len(refused(db)) == 1
+
+
+def test_connections_dropped_while_idle_cost_no_reservation(app, client, alice, bot, db, backend):
+    assert reserve(client, bot)[1].status_code == 200
+    engine = app.extensions["account_db"]
+    with engine.connect(), engine.connect(), engine.connect(), engine.connect():
+        pass  # four idle connections in the pool: more than the token lookup's retry replaces
+    if backend == "postgresql":  # what a server restart does to the pool
+        from sqlalchemy import create_engine
+
+        killer = create_engine(app.config["DATABASE_URL"])
+        with killer.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        killer.dispose()
+        assert killed >= 1
+    else:
+        app.extensions["account_db"].dispose()
+    request, response = reserve(client, bot)
+    assert response.status_code == 200, response.get_json()
+    assert len(reservations(db)) == 2
