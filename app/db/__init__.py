@@ -4,10 +4,15 @@ import collections
 import os
 import weakref
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DisconnectionError
+
+
+# Set while serialized_transaction() checks a connection out: it is not pinged.
+_unpinged = ContextVar("account_db_unpinged", default=False)
 
 
 class NotFound(LookupError):
@@ -42,7 +47,10 @@ def make_engine(url, connect_timeout=3):
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_conn, _record, _proxy):
         """pool_pre_ping, by hand: a server restarted while the pool was idle costs no
-        failed request. lookup() has connections of its own: it retries on a dead one instead."""
+        failed request. lookup() has connections of its own and serialized_transaction()
+        skips it: both retry on a dead connection instead."""
+        if _unpinged.get():
+            return
         try:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:  # the pool replaces the connection and checks out again
