@@ -10,7 +10,6 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
-
 # Set while serialized_transaction() checks a connection out: it is not pinged.
 _unpinged = ContextVar("account_db_unpinged", default=False)
 
