@@ -7,7 +7,7 @@ WORKERS ?= 2
 export ACCOUNT_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint clean bench
+.PHONY: help run migrate test lint clean bench report-preview
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench: $(VENV)/.bench ## Benchmark on PostgreSQL (ACCOUNT_BENCH_DATABASE_URL): w
 	  && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null 2>&1; } \
 	  || echo "wrk not installed: the load comes from Python threads"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+report-preview: $(VENV)/.runtime ## Render the demo user's 90-day report to docs/report-preview.png (LibreOffice, pdftoppm)
+	$(BIN)/python -m tools.report_preview
 
 lint: $(VENV)/.dev ## ruff check and format check
 	$(BIN)/ruff check .
