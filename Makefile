@@ -7,7 +7,7 @@ WORKERS ?= 2
 export ACCOUNT_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint clean bench report-preview
+.PHONY: help run migrate test lint clean bench report-preview browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,13 @@ migrate: $(VENV)/.runtime ## Create or upgrade the database schema
 run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless ACCOUNT_DATABASE_URL is set)
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
-test: $(VENV)/.dev $(VENV)/.v620 ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
+# Chromium and its driver (Debian's packages) for the console's browser tests (tests/test_console.py).
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -qq chromium chromium-driver || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }; } >/dev/null 2>&1; } \
+	  || echo "chromium and chromium-driver not installed: tests/test_console.py will fail"
+
+test: $(VENV)/.dev $(VENV)/.v620 browser ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest
 
 # BENCH_ARGS passes options to bench/run.py: "--rounds 7", "--only info --profile info", "--tiny".
