@@ -118,7 +118,8 @@ def write_report(rows, username, company, first_day, last_day, timezone=0):
     (day, service, process_type, unique_points, points, elements, processes);
     timezone: the user's, in hours from UTC (the rows' days are its local days)."""
     rows = list(rows)
-    services = sorted({row[1] for row in rows})
+    # Chart series: the services with points (ACCOUNT's own actions, for one, have none).
+    services = sorted({row[1] for row in rows if row[4]})
     daily = {}  # day -> {service: points}
     by_kind = {}  # (service, process type) -> four figures
     totals = [0, 0, 0, 0]
@@ -175,7 +176,7 @@ def write_report(rows, username, company, first_day, last_day, timezone=0):
     for day in days:
         points = [daily.get(day, {}).get(service, 0) for service in services]
         days_sheet.append([_date_cell(days_sheet, day), *_numbers(days_sheet, [*points, sum(points)])])
-    if rows:
+    if services:
         summary.add_chart(_chart(days_sheet, services, len(days)), "C1")
 
     for letter, width in zip("ABCDEFG", WIDTHS, strict=True):

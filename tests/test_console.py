@@ -82,6 +82,7 @@ def shots(tmp_path):
 
     def take(driver, name):
         path = tmp_path / f"console-{name}.png"
+        driver.execute_script("window.scrollTo(0, 0)")
         assert driver.save_screenshot(str(path))
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         if keep:
@@ -403,3 +404,62 @@ def test_demo_user_console(server, browser, shots):
         assert browser.execute_script("return sessionStorage.length") == 0
     finally:
         servers.cli(server, "enable-user", "demo_user")
+
+
+# ---------------------------------------------------------------- password, keyboard, no quota
+
+
+def test_password_change_keyboard_and_no_quota(server, browser):
+    """A user without quotas, driven by the keyboard alone: Tab to the sections, change the
+    password (the tab keeps working with the new token; the old one is revoked)."""
+    servers.cli(server, "create-user", "kim", "--company", "acme", "--password-stdin", stdin=f"{PASSWORD}\n")
+    open_console(browser, server)
+    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
+    open_console(browser, server)
+    sign_in(browser, "kim", PASSWORD)
+    wait(
+        browser,
+        lambda: visible(browser, "view-usage") and text(browser, "usage-legend") == "No usage in this period.",
+        "",
+    )
+    old_token = browser.execute_script("return sessionStorage.getItem('account-console.token')")
+
+    # Tab from the page's start reaches the sections in order; Enter opens one.
+    browser.execute_script("document.activeElement.blur(); window.focus()")
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    reached = []
+    for _ in range(8):
+        active = browser.switch_to.active_element
+        reached.append(active.get_attribute("data-view") or active.get_attribute("id") or active.text)
+        if active.get_attribute("data-view") == "quotas":
+            break
+        active.send_keys(Keys.TAB)
+    assert reached[-4:] == ["usage", "audit", "profile", "quotas"], reached
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait(browser, lambda: text(browser, "quotas-message") == "No quotas are set for this account.", "no quotas")
+    assert browser.find_elements(By.CSS_SELECTOR, "#quotas-table tbody tr") == []
+
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=profile]").send_keys(Keys.ENTER)
+    wait(browser, lambda: visible(browser, "view-profile"), "the profile")
+    new_password = "kims_new_password_2"
+    for field, value in (
+        ("password-current", "a wrong current one"),
+        ("password-new", new_password),
+        ("password-repeat", new_password),
+    ):
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "password-repeat").send_keys(Keys.ENTER)
+    wait(browser, lambda: text(browser, "password-current-error"), "the wrong current password")
+    assert "current_password" in text(browser, "password-current-error")
+    current = browser.find_element(By.ID, "password-current")
+    current.clear()
+    current.send_keys(PASSWORD + Keys.ENTER)
+    wait(browser, lambda: text(browser, "password-message").startswith("The password is changed"), "changed")
+    new_token = browser.execute_script("return sessionStorage.getItem('account-console.token')")
+    assert new_token and new_token != old_token
+    assert api(server, old_token, "/account/info")[0] == 401
+    assert api(server, new_token, "/account/info")[1]["username"] == "kim"
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=quotas]").click()
+    wait(browser, lambda: visible(browser, "view-quotas"), "still signed in with the new token")
+    assert not visible(browser, "view-signin")

@@ -194,6 +194,21 @@ def test_the_chart_stacks_columns_by_service_over_every_day(client, alice, usage
     assert re.findall(r'<(?:c:)?delete val="([^"]+)"', xml) == ["0", "0"]
 
 
+def test_services_without_points_have_no_series_but_stay_in_the_tables():
+    rows = [
+        (date(2026, 11, 2), "ACCOUNT", "NOTRACE", 0, 0, 0, 3),
+        (date(2026, 11, 2), "ROUTING", "ROUTE", 4, 9, 8, 1),
+    ]
+    workbook = load_workbook(write_report(rows, "alice", "acme", date(2026, 11, 1), date(2026, 11, 3), 3))
+    (chart,) = workbook["Summary"]._charts
+    assert [series.tx.strRef.f for series in chart.series] == ["'Days'!B1"]
+    assert [cell.value for cell in workbook["Days"][1]] == ["Date", "ROUTING", "Total points"]
+    assert by_service_table(workbook)[0] == {("ACCOUNT", "NOTRACE"): (0, 0, 0, 3), ("ROUTING", "ROUTE"): (4, 9, 8, 1)}
+    assert data_rows(workbook) == rows
+    only_account = write_report(rows[:1], "alice", "acme", date(2026, 11, 1), date(2026, 11, 3))
+    assert load_workbook(only_account)["Summary"]._charts == []
+
+
 def test_data_sheet_filters_totals_and_prints_readably(client, alice, usage):
     workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
     sheet = workbook["Data"]

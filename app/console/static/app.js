@@ -235,7 +235,8 @@ function renderUsage() {
   for (let date = period.from; date <= period.to; date = addDays(date, 1)) {
     days.push({ date, values: byDay.get(date) || {} });
   }
-  const order = [...services].sort();
+  // Services with points only: ACCOUNT's own actions (sign-ins, reports) have none.
+  const order = [...services].sort().filter((service) => days.some((day) => day.values[service]));
   const caption = t("usage.caption", { from: period.from, to: period.to, days: days.length, zone: zoneName(), points: number(points) });
   say("usage-caption", caption);
   const label = t("usage.chart", { from: period.from, to: period.to });
