@@ -105,6 +105,7 @@ def _chart(days_sheet, services, day_count):
     chart.x_axis.number_format = "d mmm" if day_count > 31 else "ddd d mmm"
     chart.x_axis.tickLblSkip = max(1, math.ceil(day_count / _CHART_LABELS))
     chart.x_axis.tickMarkSkip = chart.x_axis.tickLblSkip
+    chart.x_axis.auto = True  # Excel then takes the dated categories as a date axis
     chart.x_axis.title = "Day"
     chart.y_axis.title = "Points"
     chart.y_axis.number_format = NUMBER

@@ -186,6 +186,7 @@ def test_the_chart_stacks_columns_by_service_over_every_day(client, alice, usage
     assert {series.cat.numRef.f for series in chart.series} == {"'Days'!$A$2:$A$15"}
     assert all(not series.smooth for series in chart.series)
     assert chart.x_axis.delete is False and chart.y_axis.delete is False
+    assert chart.x_axis.auto is True  # dated categories: Excel and LibreOffice draw a date axis
     assert chart.y_axis.number_format.formatCode == "#,##0"
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         xml = archive.read("xl/charts/chart1.xml").decode()
