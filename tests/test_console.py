@@ -395,12 +395,19 @@ def test_demo_user_console(server, browser, shots):
     assert browser.execute_script("return document.documentElement.lang") == "ru"
     shots(browser, "usage-ru")
 
-    # Sign out forgets the token; a revoked token brings the sign-in form back with a message.
+    # Sign out forgets the token and the user's data; a revoked token brings the sign-in
+    # form back with a message.
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=profile]").click()
+    wait(browser, lambda: browser.find_element(By.ID, "profile-email").get_attribute("value"), "the profile")
     browser.find_element(By.ID, "signout").click()
     wait(browser, lambda: visible(browser, "view-signin"), "the sign-in form")
     assert text(browser, "signin-message") == "Вы вышли из консоли."
     assert browser.execute_script("return sessionStorage.length") == 0
     assert not visible(browser, "nav")
+    page = browser.execute_script("return document.body.innerHTML")
+    for trace in ("manager@example.com", "demo_company", first_codes[0], 'g class="bar"'):
+        assert trace not in page  # not even in the hidden views
+    assert browser.execute_script("return [...document.querySelectorAll('#view-profile input')].every(i => !i.value)")
     Select(browser.find_element(By.ID, "lang")).select_by_value("en")
     sign_in(browser, "demo_user", PASSWORD)
     wait(browser, lambda: bars(browser), "signed in again")

@@ -141,8 +141,13 @@ function toSignIn(message) {
   state.user = null;
   state.usage = null;
   $("who").textContent = "";
+  // Nothing of the last user stays in the page, not even in hidden views.
   for (const body of document.querySelectorAll("tbody")) body.replaceChildren();
-  $("usage-chart").replaceChildren();
+  $("usage-days").tHead.replaceChildren();
+  for (const id of ["usage-chart", "usage-legend", "profile-facts", "profile-attributes"]) $(id).replaceChildren();
+  for (const input of document.querySelectorAll("#view-profile input, #view-audit input")) input.value = "";
+  for (const message of document.querySelectorAll(".view .error, .view .caption, #audit-counters")) message.textContent = "";
+  state.audit = { offset: 0, sort: "time", direction: "DESC" };
   say("notice", "");
   say("signin-message", message);
   showView("signin");
@@ -164,8 +169,8 @@ async function submitSignIn(event) {
     await api.signIn(username, password);
     $("signin-password").value = "";
     say("signin-message", "");
-    if (!VIEWS.includes(location.hash.slice(1))) location.hash = "#usage";
-    await route();
+    if (VIEWS.includes(location.hash.slice(1))) await route();
+    else location.hash = "#usage"; // the hashchange routes
   } catch (error) {
     if (error.status === 429) {
       const seconds = Number(error.headers.get("Retry-After")) || 60;
