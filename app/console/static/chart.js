@@ -25,7 +25,7 @@ function niceMax(value) {
 // days: [{date: "YYYY-MM-DD", values: {SERVICE: points}}] (every day, zero days included);
 // services: the series in stacking order. Returns the <svg> element.
 export function stackedColumns(days, services, label) {
-  const svg = node("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "columns" });
+  const svg = node("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": label, class: "columns" });
   svg.append(node("title", {}, label));
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
