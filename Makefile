@@ -7,7 +7,7 @@ WORKERS ?= 2
 export ACCOUNT_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .DEFAULT_GOAL := help
-.PHONY: help run migrate test lint clean bench
+.PHONY: help run migrate test lint clean bench report-preview
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,9 +48,10 @@ run: migrate ## Serve on 127.0.0.1:$(PORT) with gunicorn (embedded SQLite unless
 	@echo "  console:  http://127.0.0.1:$(PORT)/account/console/"
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
-# Debian packages the suite drives: Chromium (the API docs offline, tests/test_docs_offline.py)
-# and PgBouncer (several instances, tests/test_instances.py); installed when missing.
-TEST_DEBS := chromium pgbouncer
+# Debian packages the suite drives: Chromium and its driver (the API docs offline,
+# tests/test_docs_offline.py; the console, tests/test_console.py) and PgBouncer (several
+# instances, tests/test_instances.py); installed when missing.
+TEST_DEBS := chromium chromium-driver pgbouncer
 
 test: $(VENV)/.dev $(VENV)/.v620 ## Install and run the whole suite (also on PostgreSQL when CI=true or ACCOUNT_TEST_DATABASE_URL is set)
 	@missing=$$(for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq $$missing || { apt-get update -qq && apt-get install -y -qq $$missing; }; } >/dev/null 2>&1; } || echo "could not install $$missing (Debian packages): the tests that need them fail"
@@ -62,6 +63,9 @@ bench: $(VENV)/.bench ## Benchmark on PostgreSQL (ACCOUNT_BENCH_DATABASE_URL): w
 	  && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null 2>&1; } \
 	  || echo "wrk not installed: the load comes from Python threads"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+report-preview: $(VENV)/.runtime ## Render the demo user's 90-day report to docs/report-preview.png (LibreOffice, pdftoppm)
+	$(BIN)/python -m tools.report_preview
 
 lint: $(VENV)/.dev ## ruff check and format check
 	$(BIN)/ruff check .

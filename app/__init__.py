@@ -58,6 +58,9 @@ def create_app(test_config=None):
     from app.api import v6
 
     v6.init_app(app)  # the legacy 6.20 dialect under /v6, with its own OpenAPI document
+    from app import console
+
+    app.register_blueprint(console.bp)  # the browser console: static files, outside the API document
     # smorest registers its own HTTPException handler at init: ours must win everywhere.
     errors.register(app)
 

@@ -1,16 +1,33 @@
 """The usage report as an .xlsx workbook, written in openpyxl's write-only mode so that
-rows stream to a temporary file instead of building the workbook in memory."""
+rows stream to a temporary file instead of building the workbook in memory.
 
+Three sheets: Summary (who, which period, whose local days, the totals, a table by service
+and process type, and the daily points as columns stacked by service), Days (one row per
+day of the period, zero days included: the chart's data) and Data (the statistics rows,
+filterable, with a totals row that follows the filter). Every sheet prints landscape, fit
+to the page width, with its header row repeated."""
+
+import math
 import re
 import tempfile
+from datetime import timedelta
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import LineChart, Reference
-from openpyxl.styles import Font
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 HEADERS = ("Date", "Service", "Process type", "Unique points", "Points", "Elements", "Processes")
 WIDTHS = (12, 12, 14, 15, 14, 14, 12)
+FIGURES = ("Unique points (sum of days)", "Points", "Elements", "Processes")
+BY_SERVICE_HEADERS = ("Service", "Process type", *FIGURES)
+NUMBER = "#,##0"
+DATE = "yyyy-mm-dd"
+CHART_TITLE = "Points per day, by service"
+SUMMARY_TABLE_ROW = 24  # the by-service table's caption, below the chart
+_CHART_LABELS = 16  # at most this many date labels under the chart
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _MAX_CELL = 32767
@@ -24,68 +41,163 @@ def safe_text(value):
     return text[:_MAX_CELL]
 
 
-def _header(ws, values):
-    cells = []
-    for value in values:
-        cell = WriteOnlyCell(ws, value=value)
+def timezone_words(hours):
+    """'days are local days of UTC+3': the statistics' days begin at the user's midnight."""
+    return "days are local days of " + ("UTC" if hours == 0 else f"UTC{hours:+d}")
+
+
+def _cell(ws, value, number_format=None, bold=False):
+    cell = WriteOnlyCell(ws, value=value)
+    if number_format:
+        cell.number_format = number_format
+    if bold:
         cell.font = Font(bold=True)
-        cells.append(cell)
-    return cells
-
-
-def _date_cell(ws, day):
-    cell = WriteOnlyCell(ws, value=day)
-    cell.number_format = "yyyy-mm-dd"
     return cell
 
 
-def write_report(rows, username, company, first_day, last_day):
+def _header(ws, values):
+    return [_cell(ws, value, bold=True) for value in values]
+
+
+def _date_cell(ws, day, bold=False):
+    return _cell(ws, day, DATE, bold)
+
+
+def _numbers(ws, values, bold=False):
+    return [_cell(ws, value, NUMBER, bold) for value in values]
+
+
+def _print_setup(ws, title_rows="1:1"):
+    """Landscape, as wide as the page and as many pages down as it takes, header repeated."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    if title_rows:
+        ws.print_title_rows = title_rows
+
+
+def _every_day(first_day, last_day):
+    return [first_day + timedelta(days=offset) for offset in range((last_day - first_day).days + 1)]
+
+
+def _chart(days_sheet, services, day_count):
+    """Columns stacked by service, one per day: series are the Days sheet's service
+    columns, categories its dates (every day of the period, so gaps show as gaps)."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.gapWidth = 40 if day_count > 31 else 80
+    chart.title = CHART_TITLE
+    chart.style = 10
+    last_row = day_count + 1
+    for column in range(2, len(services) + 2):
+        chart.add_data(Reference(days_sheet, min_col=column, min_row=1, max_row=last_row), titles_from_data=True)
+    chart.set_categories(Reference(days_sheet, min_col=1, min_row=2, max_row=last_row))
+    for series in chart.series:
+        series.smooth = False
+    # openpyxl 3.1 writes <c:delete val="1"/> unless told: some viewers then hide the axes.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.x_axis.number_format = "d mmm" if day_count > 31 else "ddd d mmm"
+    chart.x_axis.tickLblSkip = max(1, math.ceil(day_count / _CHART_LABELS))
+    chart.x_axis.tickMarkSkip = chart.x_axis.tickLblSkip
+    chart.x_axis.auto = True  # Excel then takes the dated categories as a date axis
+    chart.x_axis.title = "Day"
+    chart.y_axis.title = "Points"
+    chart.y_axis.number_format = NUMBER
+    chart.legend.position = "b"
+    chart.width, chart.height = 24, 11
+    return chart
+
+
+def write_report(rows, username, company, first_day, last_day, timezone=0):
     """A temporary file holding the workbook of the statistics rows
-    (day, service, process_type, unique_points, points, elements, processes)."""
-    daily = {}
+    (day, service, process_type, unique_points, points, elements, processes);
+    timezone: the user's, in hours from UTC (the rows' days are its local days)."""
+    rows = list(rows)
+    # Chart series: the services with points (ACCOUNT's own actions, for one, have none).
+    services = sorted({row[1] for row in rows if row[4]})
+    daily = {}  # day -> {service: points}
+    by_kind = {}  # (service, process type) -> four figures
     totals = [0, 0, 0, 0]
-    for row in rows:
-        daily[row[0]] = daily.get(row[0], 0) + row[4]
-        for index in range(4):
-            totals[index] += row[3 + index]
+    for day, service, process_type, *figures in rows:
+        daily.setdefault(day, {}).setdefault(service, 0)
+        daily[day][service] += figures[1]
+        kind = by_kind.setdefault((service, process_type), [0, 0, 0, 0])
+        for index, value in enumerate(figures):
+            kind[index] += value
+            totals[index] += value
+    days = _every_day(first_day, last_day) if first_day <= last_day else []
 
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Summary")
-    summary.column_dimensions["A"].width = 22
-    summary.column_dimensions["B"].width = 40
-    summary.append(_header(summary, ("Usage report", "")))
+    days_sheet = workbook.create_sheet("Days")
+    data = workbook.create_sheet("Data")
+
+    for letter, width in zip("ABCDEF", (28, 30, 26, 14, 14, 14), strict=True):
+        summary.column_dimensions[letter].width = width
+    _print_setup(summary, title_rows=None)
+    title = _cell(summary, "Usage report")
+    title.font = Font(bold=True, size=14)
+    summary.append([title])
     summary.append(["User", safe_text(username)])
     summary.append(["Company", safe_text(company)])
     summary.append(["From", _date_cell(summary, first_day)])
     summary.append(["To", _date_cell(summary, last_day)])
+    summary.append(["Days", _cell(summary, len(days), NUMBER)])
+    summary.append(["Time zone", timezone_words(timezone)])
     summary.append([])
     summary.append(_header(summary, ("Total", "")))
-    for label, value in zip(("Unique points (sum of days)", "Points", "Elements", "Processes"), totals, strict=True):
-        summary.append([label, value])
-    summary.append([])
-    first_daily_row = 13  # the row of the "Date, Points" header below
-    summary.append(_header(summary, ("Date", "Points")))
-    for day in sorted(daily):
-        summary.append([_date_cell(summary, day), daily[day]])
-    if daily:
-        chart = LineChart()
-        chart.title = "Points per day"
-        chart.y_axis.title = "Points"
-        chart.x_axis.title = "Date"
-        chart.x_axis.number_format = "yyyy-mm-dd"
-        last_row = first_daily_row + len(daily)
-        chart.add_data(Reference(summary, min_col=2, min_row=first_daily_row, max_row=last_row), titles_from_data=True)
-        chart.set_categories(Reference(summary, min_col=1, min_row=first_daily_row + 1, max_row=last_row))
-        chart.width, chart.height = 24, 10
-        summary.add_chart(chart, "D2")
+    for label, value in zip(FIGURES, totals, strict=True):
+        summary.append([label, _cell(summary, value, NUMBER)])
+    for _ in range(14, SUMMARY_TABLE_ROW):  # the info above takes 13 rows
+        summary.append([])
+    summary.append(_header(summary, ("By service and process type",)))
+    wrapped = _header(summary, BY_SERVICE_HEADERS)
+    for cell in wrapped[2:]:
+        cell.alignment = Alignment(horizontal="right", wrap_text=True)
+    summary.append(wrapped)
+    for (service, process_type), figures in sorted(by_kind.items()):
+        summary.append([service, process_type, *_numbers(summary, figures)])
+    summary.append([_cell(summary, "Total", bold=True), "", *_numbers(summary, totals, bold=True)])
+    if not rows:
+        summary.append([])
+        summary.append(["No usage in this period."])
 
-    data = workbook.create_sheet("Data")
+    days_sheet.column_dimensions["A"].width = 12
+    for column in range(2, len(services) + 3):
+        days_sheet.column_dimensions[get_column_letter(column)].width = 14
+    days_sheet.freeze_panes = "B2"
+    _print_setup(days_sheet)
+    days_sheet.append(_header(days_sheet, ("Date", *services, "Total points")))
+    for day in days:
+        points = [daily.get(day, {}).get(service, 0) for service in services]
+        days_sheet.append([_date_cell(days_sheet, day), *_numbers(days_sheet, [*points, sum(points)])])
+    if services:
+        summary.add_chart(_chart(days_sheet, services, len(days)), "C1")
+
     for letter, width in zip("ABCDEFG", WIDTHS, strict=True):
         data.column_dimensions[letter].width = width
     data.freeze_panes = "A2"
+    _print_setup(data)
     data.append(_header(data, HEADERS))
-    for day, service, process_type, unique_points, points, elements, count in rows:
-        data.append([_date_cell(data, day), service, process_type, unique_points, points, elements, count])
+    for day, service, process_type, *figures in rows:
+        data.append([_date_cell(data, day), service, process_type, *_numbers(data, figures)])
+    last = len(rows) + 1
+    data.auto_filter.ref = f"A1:G{last}"
+    # SUBTOTAL(109, ...) sums the rows the filter shows, so the totals follow the filter.
+    data.append(
+        [
+            _cell(data, "Total", bold=True),
+            "",
+            "",
+            *(_cell(data, f"=SUBTOTAL(109,{letter}2:{letter}{last})", NUMBER, True) for letter in "DEFG"),
+        ]
+    )
 
     handle = tempfile.TemporaryFile()
     workbook.save(handle)

@@ -16,6 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Endpoints the documented API leaves open (no bearer token needed).
 PUBLIC_ENDPOINTS = {
+    "console.root",  # the console's own files: its API calls carry the token
+    "console.page",
+    "console.asset",
     "auth.run_token_generation",
     "auth.run_token_validation",
     "system.check",

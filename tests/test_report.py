@@ -3,12 +3,12 @@
 import io
 import re
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
 
-from app.report import HEADERS, safe_text, write_report
+from app.report import FIGURES, HEADERS, safe_text, timezone_words, write_report
 from tests.conftest import process_record
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,8 +59,11 @@ def get_report(client, headers, **query):
 
 
 def data_rows(workbook):
+    """The Data sheet's rows between its header and its totals row."""
+    sheet = workbook["Data"]
+    assert sheet.cell(sheet.max_row, 1).value == "Total"
     rows = []
-    for cells in workbook["Data"].iter_rows(min_row=2):
+    for cells in sheet.iter_rows(min_row=2, max_row=sheet.max_row - 1):
         day, service, process_type, *figures = cells
         assert day.is_date and day.number_format == "yyyy-mm-dd"
         assert isinstance(day.value, datetime) and day.value.time() == datetime.min.time()
@@ -71,7 +74,7 @@ def data_rows(workbook):
 
 
 def summary_values(workbook):
-    return {row[0]: row[1] for row in workbook["Summary"].iter_rows(max_row=11, values_only=True) if row and row[0]}
+    return {row[0]: row[1] for row in workbook["Summary"].iter_rows(max_row=13, values_only=True) if row and row[0]}
 
 
 def test_report_is_an_attachment_named_after_the_user_and_period(client, alice, usage):
@@ -87,7 +90,7 @@ def test_report_is_an_attachment_named_after_the_user_and_period(client, alice, 
 
 def test_data_sheet_equals_the_statistics(client, alice, usage):
     workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
-    assert workbook.sheetnames == ["Summary", "Data"]
+    assert workbook.sheetnames == ["Summary", "Days", "Data"]
     sheet = workbook["Data"]
     assert [cell.value for cell in sheet[1]] == list(HEADERS)
     assert all(cell.font.b for cell in sheet[1])
@@ -100,44 +103,140 @@ def test_data_sheet_equals_the_statistics(client, alice, usage):
     assert data_rows(workbook)[1] == (date(2026, 11, 10), "UNIVERSAL", "PLAN", 4, 17, 8, 2)
 
 
-def test_summary_totals_and_daily_points(client, alice, usage):
-    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
-    rows = statistics_rows(client, alice, **PERIOD)
-    summary = summary_values(workbook)
+def by_service_table(workbook):
+    """The Summary's table by service and process type: {(service, type): figures}, total."""
+    rows = list(workbook["Summary"].iter_rows(values_only=True))
+    start = next(index for index, row in enumerate(rows) if row and row[0] == "By service and process type")
+    assert rows[start + 1][:6] == ("Service", "Process type", *FIGURES)
+    table = {}
+    for row in rows[start + 2 :]:
+        if row[0] == "Total":
+            return table, tuple(row[2:6])
+        table[(row[0], row[1])] = tuple(row[2:6])
+    raise AssertionError("no Total row under the table by service and process type")
+
+
+def test_summary_states_who_which_period_and_whose_days(client, auth, clock):
+    headers = auth("alice", timezone=3)
+    summary = summary_values(load_workbook(io.BytesIO(get_report(client, headers, **PERIOD).data)))
     assert summary["User"] == "alice"
     assert summary["Company"] == "acme"
     assert summary["From"] == datetime(2026, 11, 1)
     assert summary["To"] == datetime(2026, 11, 14)
+    assert summary["Days"] == 14
+    assert summary["Time zone"] == "days are local days of UTC+3"
+
+
+@pytest.mark.parametrize("hours, words", [(0, "UTC"), (3, "UTC+3"), (-5, "UTC-5"), (12, "UTC+12")])
+def test_timezone_in_words(hours, words):
+    assert timezone_words(hours) == f"days are local days of {words}"
+
+
+def test_summary_totals_and_table_by_service_and_process_type(client, alice, usage):
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
+    rows = statistics_rows(client, alice, **PERIOD)
+    summary = summary_values(workbook)
     assert summary["Unique points (sum of days)"] == sum(row[3] for row in rows) == 8
     assert summary["Points"] == sum(row[4] for row in rows) == 123
     assert summary["Elements"] == sum(row[5] for row in rows) == 16
     assert summary["Processes"] == sum(row[6] for row in rows) == 7
+    table, total = by_service_table(workbook)
+    assert table == {
+        ("PACKER", "CONVERT"): (0, 100, 5, 1),
+        ("ROUTING", "PLAN"): (2, 2, 2, 1),
+        ("UNIVERSAL", "PLAN"): (5, 20, 8, 4),
+        ("UNIVERSAL", "TRACE"): (1, 1, 1, 1),
+    }
+    expected = {}
+    for _, service, process_type, *figures in rows:
+        sums = expected.setdefault((service, process_type), [0, 0, 0, 0])
+        for index, value in enumerate(figures):
+            sums[index] += value
+    assert table == {key: tuple(value) for key, value in expected.items()}
+    assert total == (8, 123, 16, 7)
+    # Every figure on the Summary has a thousands separator.
     sheet = workbook["Summary"]
-    assert [sheet.cell(13, 1).value, sheet.cell(13, 2).value] == ["Date", "Points"]
-    daily = [(row[0].date(), row[1]) for row in sheet.iter_rows(min_row=14, max_col=2, values_only=True)]
-    assert daily == [(date(2026, 11, 10), 20), (date(2026, 11, 11), 3), (date(2026, 11, 13), 100)]
+    figures = [cell for row in sheet.iter_rows(min_col=2) for cell in row if type(cell.value) is int]
+    assert len(figures) == 1 + 4 + 4 * 5  # days, totals, the table with its total row
+    assert {cell.number_format for cell in figures} == {"#,##0"}
 
 
-def test_summary_has_a_chart_of_the_daily_points(client, alice, usage):
+def test_days_sheet_has_every_day_of_the_period_by_service(client, alice, usage):
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
+    sheet = workbook["Days"]
+    assert [cell.value for cell in sheet[1]] == ["Date", "PACKER", "ROUTING", "UNIVERSAL", "Total points"]
+    days = [(row[0].date(), *row[1:]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [day[0] for day in days] == [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
+    by_day = {day[0]: day[1:] for day in days}
+    assert by_day[date(2026, 11, 10)] == (0, 2, 18, 20)
+    assert by_day[date(2026, 11, 11)] == (0, 0, 3, 3)
+    assert by_day[date(2026, 11, 13)] == (100, 0, 0, 100)
+    assert sum(1 for day in days if day[1:] == (0, 0, 0, 0)) == 11
+    assert all(cell.number_format == "#,##0" for row in sheet.iter_rows(min_row=2, min_col=2) for cell in row)
+
+
+def test_the_chart_stacks_columns_by_service_over_every_day(client, alice, usage):
     content = get_report(client, alice, **PERIOD).data
+    (chart,) = load_workbook(io.BytesIO(content))["Summary"]._charts
+    assert chart.tagname == "barChart"
+    assert (chart.type, chart.grouping, chart.overlap) == ("col", "stacked", 100)
+    # One series per service, titled by the Days sheet's header, over every day (rows 2..15).
+    assert [series.tx.strRef.f for series in chart.series] == ["'Days'!B1", "'Days'!C1", "'Days'!D1"]
+    assert [series.val.numRef.f for series in chart.series] == [f"'Days'!${c}$2:${c}$15" for c in "BCD"]
+    assert {series.cat.numRef.f for series in chart.series} == {"'Days'!$A$2:$A$15"}
+    assert all(not series.smooth for series in chart.series)
+    assert chart.x_axis.delete is False and chart.y_axis.delete is False
+    assert chart.x_axis.auto is True  # dated categories: Excel and LibreOffice draw a date axis
+    assert chart.y_axis.number_format.formatCode == "#,##0"
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        assert archive.testzip() is None
-        assert "xl/charts/chart1.xml" in archive.namelist()
-        chart = archive.read("xl/charts/chart1.xml").decode()
-    references = re.findall(r"<(?:c:)?f>([^<]+)</(?:c:)?f>", chart)
-    # The series is titled by the Points header (row 13) and takes the Points column below
-    # it; the categories are the dates: rows 14..16, the three days with usage.
-    assert sorted(references) == ["'Summary'!$A$14:$A$16", "'Summary'!$B$14:$B$16", "'Summary'!B13"]
-    assert "Points per day" in chart
+        xml = archive.read("xl/charts/chart1.xml").decode()
+    assert "Points per day, by service" in xml
+    assert "lineChart" not in xml and not re.search(r'<(c:)?smooth val="(1|true)"', xml)
+    assert re.findall(r'<(?:c:)?delete val="([^"]+)"', xml) == ["0", "0"]
+
+
+def test_services_without_points_have_no_series_but_stay_in_the_tables():
+    rows = [
+        (date(2026, 11, 2), "ACCOUNT", "NOTRACE", 0, 0, 0, 3),
+        (date(2026, 11, 2), "ROUTING", "ROUTE", 4, 9, 8, 1),
+    ]
+    workbook = load_workbook(write_report(rows, "alice", "acme", date(2026, 11, 1), date(2026, 11, 3), 3))
+    (chart,) = workbook["Summary"]._charts
+    assert [series.tx.strRef.f for series in chart.series] == ["'Days'!B1"]
+    assert [cell.value for cell in workbook["Days"][1]] == ["Date", "ROUTING", "Total points"]
+    assert by_service_table(workbook)[0] == {("ACCOUNT", "NOTRACE"): (0, 0, 0, 3), ("ROUTING", "ROUTE"): (4, 9, 8, 1)}
+    assert data_rows(workbook) == rows
+    only_account = write_report(rows[:1], "alice", "acme", date(2026, 11, 1), date(2026, 11, 3))
+    assert load_workbook(only_account)["Summary"]._charts == []
+
+
+def test_data_sheet_filters_totals_and_prints_readably(client, alice, usage):
+    workbook = load_workbook(io.BytesIO(get_report(client, alice, **PERIOD).data))
+    sheet = workbook["Data"]
+    assert sheet.auto_filter.ref == "A1:G6"
+    assert [cell.value for cell in sheet[7]] == ["Total", None, None] + [
+        f"=SUBTOTAL(109,{letter}2:{letter}6)" for letter in "DEFG"
+    ]
+    assert all(cell.number_format == "#,##0" for row in sheet.iter_rows(min_row=2, min_col=4) for cell in row)
+    for name in ("Summary", "Days", "Data"):
+        setup = workbook[name]
+        assert setup.page_setup.orientation == "landscape"
+        assert (setup.page_setup.fitToWidth, setup.page_setup.fitToHeight) == (1, 0)
+        assert setup.sheet_properties.pageSetUpPr.fitToPage is True
+    assert workbook["Data"].print_title_rows == "$1:$1"
+    assert workbook["Days"].print_title_rows == "$1:$1"
 
 
 def test_an_empty_period_gives_headers_zero_totals_and_no_chart(client, alice):
     response = get_report(client, alice, **{"from": "2026-10-01", "to": "2026-10-31"})
     workbook = load_workbook(io.BytesIO(response.data))
     assert [cell.value for cell in workbook["Data"][1]] == list(HEADERS)
-    assert workbook["Data"].max_row == 1
+    assert data_rows(workbook) == []
     summary = summary_values(workbook)
-    assert [summary[name] for name in ("Unique points (sum of days)", "Points", "Elements", "Processes")] == [0] * 4
+    assert [summary[name] for name in FIGURES] == [0] * 4
+    assert by_service_table(workbook) == ({}, (0, 0, 0, 0))
+    days = list(workbook["Days"].iter_rows(min_row=2, values_only=True))
+    assert [(row[0].date(), row[1]) for row in days] == [(date(2026, 10, 1) + timedelta(days=n), 0) for n in range(31)]
     with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
         assert not [name for name in archive.namelist() if name.startswith("xl/charts/")]
 

@@ -109,7 +109,7 @@ def report_response(query, user, operation_name, known=(SERVICES, PROCESS_TYPES)
     """The .xlsx report of the caller's statistics, recorded as their own action
     operation_name (the dialect's operation); known as for statistics_rows."""
     first, last, rows = statistics_rows(query, user, known)
-    handle = write_report(rows, user["username"], user["company_key"], first, last)
+    handle = write_report(rows, user["username"], user["company_key"], first, last, user["timezone"])
     with db.transaction() as conn:
         record_own_action(conn, user, operation_name)
     metrics.report_generated()
