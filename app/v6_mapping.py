@@ -233,21 +233,6 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def _no_object(_pairs):
-    return None
-
-
-def parse_json(data, objects=True):
-    """The stored bytes as a JSON value, or a General400 saying they are not JSON. Without
-    objects, every object decodes to None: enough to check the bytes are JSON, in a
-    fraction of the memory (an array of 200,000 objects is 200,000 Nones)."""
-    hook = None if objects else _no_object
-    try:
-        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=hook)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _refuse("the stored data is not JSON; only ORIGIN serves it") from exc
-
-
 def _cell(value):
     if value is None or isinstance(value, bool | int | float):
         return value
@@ -256,22 +241,82 @@ def _cell(value):
     return safe_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def to_xlsx(value):
-    """A JSON object, or an array of objects, as a one-sheet workbook: one column per key
-    (in order of first appearance), one row per object; nested values as JSON text, text
-    through the report's safe_text. Anything else is a General400."""
-    rows = [value] if isinstance(value, dict) else value
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _top_values(text):
+    """The values of stored JSON text, decoded one at a time: the elements of a top array,
+    or the top value itself. A General400 when the text is not JSON (found when reached)."""
+    try:
+        start = _WHITESPACE.match(text).end()
+        if not text.startswith("[", start):
+            value, end = _DECODER.raw_decode(text, start)
+            if _WHITESPACE.match(text, end).end() != len(text):
+                raise ValueError("text after the value")
+            yield value
+            return
+        index = _WHITESPACE.match(text, start + 1).end()
+        if text.startswith("]", index):
+            index += 1
+        else:
+            while True:
+                value, index = _DECODER.raw_decode(text, index)
+                yield value
+                index = _WHITESPACE.match(text, index).end()
+                if text.startswith(",", index):
+                    index = _WHITESPACE.match(text, index + 1).end()
+                elif text.startswith("]", index):
+                    index += 1
+                    break
+                else:
+                    raise ValueError("neither , nor ] after an element")
+        if _WHITESPACE.match(text, index).end() != len(text):
+            raise ValueError("text after the array")
+    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
+        raise _refuse("the stored data is not JSON; only ORIGIN serves it") from exc
+
+
+def _text(data):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse("the stored data is not JSON; only ORIGIN serves it") from exc
+
+
+def check_json(data):
+    """A General400 unless the stored bytes are JSON, checked a top value (an element of a
+    top array) at a time: memory holds the text and one element, never the whole array."""
+    for _value in _top_values(_text(data)):
+        pass
+
+
+def to_xlsx(data):
+    """Stored JSON that is an object, or an array of objects, as a one-sheet workbook: one
+    column per key (in order of first appearance), one row per object; nested values as
+    JSON text, text through the report's safe_text. Anything else is a General400. The
+    objects are decoded one at a time, twice (the keys first, then the rows): memory holds
+    the text and one object, never the whole decoded array."""
+    text = _text(data)
+    is_array = text.startswith("[", _WHITESPACE.match(text).end())
+    columns, count, objects = {}, 0, True
+    for value in _top_values(text):  # the whole text is checked before any refusal of its shape
+        count += 1
+        if isinstance(value, dict):
+            columns.update(dict.fromkeys(value))
+        else:
+            objects = False
+    if not objects or (not is_array and count != 1):
         raise _refuse("XLSX needs stored JSON that is an object or an array of objects")
-    if len(rows) + 1 > XLSX_MAX_ROWS:
+    if count + 1 > XLSX_MAX_ROWS:
         raise _refuse(f"XLSX holds at most {XLSX_MAX_ROWS - 1} objects")
-    columns = list(dict.fromkeys(key for row in rows for key in row))
     if len(columns) > XLSX_MAX_COLUMNS:
         raise _refuse(f"XLSX holds at most {XLSX_MAX_COLUMNS} keys")
+    columns = list(columns)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Data")
     sheet.append([safe_text(column) for column in columns])
-    for row in rows:
+    for row in _top_values(text):
         sheet.append([_cell(row.get(column)) for column in columns])
     handle = io.BytesIO()
     workbook.save(handle)

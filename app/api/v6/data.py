@@ -60,10 +60,10 @@ def read_data(query, tracecode):
     with db.connection() as conn:
         data = v6_mapping.read_limited(process_queries.file_chunks(conn, code, flow))
     if convert == "JSON":
-        v6_mapping.parse_json(data, objects=False)  # the stored bytes are the answer: only checked
+        v6_mapping.check_json(data)  # the stored bytes are the answer: only checked
         body = data
     else:
-        body = v6_mapping.to_xlsx(v6_mapping.parse_json(data))
+        body = v6_mapping.to_xlsx(data)
     with db.transaction() as conn:
         record_own_action(conn, g.user, "read_data")  # only once the conversion succeeded
     mimetype, extension = _CONVERTED[convert]
