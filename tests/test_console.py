@@ -11,6 +11,7 @@ import re
 import shutil
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -378,16 +379,51 @@ def test_demo_user_console(server, browser, shots):
     assert {"key": "<b>team</b>", "value": "planning & dispatch"} in info["attributes"]
     assert browser.find_elements(By.CSS_SELECTOR, "#profile-attributes b") == []  # text, not markup
 
-    # Quotas.
+    # Quotas and today's use beside them; the demo bot reserves first, so that the held
+    # points and the active reservations are not zero.
+    reservation = {
+        "username": "demo_user",
+        "service": "UNIVERSAL",
+        "process_type": "TRACE",
+        "process_code": str(uuid.uuid4()),
+        "points": 300,
+    }
+    status, granted = api(server, token_for(server, "demo_bot"), "/account/quota/reservations", "POST", reservation)
+    assert status == 200, granted
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=quotas]").click()
     wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#quotas-table tbody tr"), "quotas")
     status, quota = api(server, token, "/account/quota")
-    rows = browser.find_elements(By.CSS_SELECTOR, "#quotas-table tbody tr")
-    assert len(rows) == sum(len(service["processes"]) for service in quota["base"]["services"])
+    assert status == 200
+    status, usage = api(server, token, "/account/quota/usage")
+    assert status == 200 and usage["day"] == local_today().isoformat()
+    rows = "document.querySelectorAll('#quotas-table tbody tr')"
+    script = f"return [...{rows}].map(row => [...row.cells].map(cell => cell.innerText))"
+    shown = {(cells[0], cells[1]): cells[2:] for cells in browser.execute_script(script)}
+    assert len(shown) == sum(len(service["processes"]) for service in quota["base"]["services"])
+    expected = {
+        (service["service"], limits["process_type"]): [
+            f"{limits['points_per_request']:,}",
+            f"{limits['points_per_day']:,}",
+            f"{limits['max_concurrent_execution']:,}",
+            f"{limits['points_used']:,} / {limits['points_per_day']:,}",
+            f"{limits['points_reserved']:,}",
+            f"{limits['active_reservations']:,} / {limits['max_concurrent_execution']:,}",
+        ]
+        for service in usage["services"]
+        for limits in service["processes"]
+    }
+    assert shown == expected
+    assert shown[("UNIVERSAL", "TRACE")] == ["500", "800", "2", "0 / 800", "300", "1 / 2"]
+    note = f"their use today ({usage['day']}, local day of UTC+{DEMO_TIMEZONE}) so far."
+    assert text(browser, "quotas-message").endswith(note)
+    shots(browser, "quotas")
 
     # Russian, remembered across a reload (the session too: same tab).
     Select(browser.find_element(By.ID, "lang")).select_by_value("ru")
     wait(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=usage]").text == "Использование")
+    held = browser.find_element(By.CSS_SELECTOR, "#quotas-table th[data-i18n='quotas.held']")
+    assert held.text == "Зарезервировано"
+    wait(browser, lambda: "местные сутки UTC+3" in text(browser, "quotas-message"), "the quotas' note in Russian")
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=usage]").click()
     browser.refresh()
     wait(browser, lambda: visible(browser, "view-usage") and bars(browser), "usage after a reload")

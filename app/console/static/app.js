@@ -555,8 +555,9 @@ async function savePassword(event) {
 
 async function loadQuotas() {
   let body;
+  let usage;
   try {
-    body = await api.getJson("/account/quota");
+    [body, usage] = await Promise.all([api.getJson("/account/quota"), api.getJson("/account/quota/usage")]);
   } catch (error) {
     if (error.status === 404) {
       $("quotas-table").tBodies[0].replaceChildren();
@@ -565,10 +566,16 @@ async function loadQuotas() {
     }
     throw error;
   }
-  say("quotas-message", t("quotas.note"));
+  say("quotas-message", t("quotas.note", { day: usage.day, zone: zoneName(usage.timezone) }));
+  // Today's use by service and process type (the caller's local day).
+  const today = new Map();
+  for (const service of usage.services) {
+    for (const process of service.processes) today.set(`${service.service}/${process.process_type}`, process);
+  }
   const rows = [];
   for (const service of body.base.services) {
     for (const quota of service.processes) {
+      const used = today.get(`${service.service}/${quota.process_type}`);
       rows.push(
         row(
           [
@@ -577,8 +584,11 @@ async function loadQuotas() {
             number(quota.points_per_request),
             number(quota.points_per_day),
             number(quota.max_concurrent_execution),
+            used ? `${number(used.points_used)} / ${number(used.points_per_day)}` : "–",
+            used ? number(used.points_reserved) : "–",
+            used ? `${number(used.active_reservations)} / ${number(used.max_concurrent_execution)}` : "–",
           ],
-          [2, 3, 4],
+          [2, 3, 4, 5, 6, 7],
         ),
       );
     }

@@ -99,7 +99,10 @@ const WORDS = {
     "quotas.per_day": "Points per day",
     "quotas.concurrent": "Concurrent processes",
     "quotas.none": "No quotas are set for this account.",
-    "quotas.note": "Limits set for this account by its administrator.",
+    "quotas.used": "Used today / per day",
+    "quotas.held": "Held by reservations",
+    "quotas.active": "Active reservations / at once",
+    "quotas.note": "Limits set for this account by its administrator, and their use today ({day}, local day of {zone}) so far.",
   },
   ru: {
     skip: "К содержимому",
@@ -198,7 +201,10 @@ const WORDS = {
     "quotas.per_day": "Точек в сутки",
     "quotas.concurrent": "Одновременных процессов",
     "quotas.none": "Для этой учётной записи квоты не заданы.",
-    "quotas.note": "Ограничения, заданные администратором для этой учётной записи.",
+    "quotas.used": "Израсходовано сегодня / в сутки",
+    "quotas.held": "Зарезервировано",
+    "quotas.active": "Активных резервирований / одновременно",
+    "quotas.note": "Ограничения, заданные администратором для этой учётной записи, и их расход сегодня ({day}, местные сутки {zone}).",
   },
 };
 
