@@ -27,6 +27,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from app.console import CONTENT_SECURITY_POLICY
 from app.demo import PASSWORD
 from tests import servers
+from tests.conftest import process_record
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -379,8 +380,14 @@ def test_demo_user_console(server, browser, shots):
     assert {"key": "<b>team</b>", "value": "planning & dispatch"} in info["attributes"]
     assert browser.find_elements(By.CSS_SELECTOR, "#profile-attributes b") == []  # text, not markup
 
-    # Quotas and today's use beside them; the demo bot reserves first, so that the held
-    # points and the active reservations are not zero.
+    # Quotas and today's use beside them; the demo bot records a finished process and
+    # reserves for another first, so that no figure of the TRACE quota is zero.
+    bot = token_for(server, "demo_bot")
+    finished = process_record(
+        "demo_user", "demo_company", "UNIVERSAL", "TRACE", datetime.now(UTC).isoformat(), points=200
+    )
+    status, stored = api(server, bot, "/account/processes", "POST", {"processes": [finished]})
+    assert status == 200, stored
     reservation = {
         "username": "demo_user",
         "service": "UNIVERSAL",
@@ -388,7 +395,7 @@ def test_demo_user_console(server, browser, shots):
         "process_code": str(uuid.uuid4()),
         "points": 300,
     }
-    status, granted = api(server, token_for(server, "demo_bot"), "/account/quota/reservations", "POST", reservation)
+    status, granted = api(server, bot, "/account/quota/reservations", "POST", reservation)
     assert status == 200, granted
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-view=quotas]").click()
     wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#quotas-table tbody tr"), "quotas")
@@ -413,7 +420,7 @@ def test_demo_user_console(server, browser, shots):
         for limits in service["processes"]
     }
     assert shown == expected
-    assert shown[("UNIVERSAL", "TRACE")] == ["500", "800", "2", "0 / 800", "300", "1 / 2"]
+    assert shown[("UNIVERSAL", "TRACE")] == ["500", "800", "2", "200 / 800", "300", "1 / 2"]
     note = f"their use today ({usage['day']}, local day of UTC+{DEMO_TIMEZONE}) so far."
     assert text(browser, "quotas-message").endswith(note)
     shots(browser, "quotas")
