@@ -44,8 +44,9 @@ def server(request, database_url, tmp_path, monkeypatch):
         yield running
     if request.param == "redis":  # only this test's keys: others may share the database
         client = redis.Redis.from_url(REDIS_URL)
-        for name in client.scan_iter(f"account:login-attempts:*{running.tag}*"):
-            client.delete(name)
+        names = list(client.scan_iter(f"account:login-attempts:user:*{running.tag}*"))
+        names += [f"account:login-attempts:addr:{_address(running.tag, i)}" for i in range(-1, ATTEMPTS)]
+        client.delete(*names)
 
 
 @pytest.fixture
