@@ -150,3 +150,12 @@ def find_user_for_token(conn, username):
             cursor.execute(f"EXECUTE {_PREPARED}(%s)", (username,))
         row = cursor.fetchone()
     return None if row is None else _user(zip(_USER_COLUMNS, row, strict=True))
+
+
+def set_timezone(conn, user_id, timezone):
+    """Store the user's timezone and rebuild their daily roll-ups under it, in the caller's
+    transaction: statistics never mix two timezones' days."""
+    from app.db import rollups
+
+    rollups.change_timezone(conn, user_id, timezone)
+    conn.execute(update(users).where(users.c.id == user_id).values(timezone=timezone, edit_date=utcnow()))
