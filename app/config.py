@@ -41,6 +41,8 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     # Seconds a database connection attempt may take before the request fails.
     "DB_CONNECT_TIMEOUT": 3,
+    # Days of raw processes `flask account purge` keeps when not given --before; 0: none set.
+    "RETENTION_DAYS": 0,
 }
 
 # Settings whose environment value is parsed as a boolean, or as an integer.
@@ -55,6 +57,7 @@ _INTEGERS = {
     "MAX_CONTENT_LENGTH",
     "DATA_MAX_CONTENT_LENGTH",
     "DB_CONNECT_TIMEOUT",
+    "RETENTION_DAYS",
 }
 
 # Secrets that must never sign tokens: placeholders from docs and examples.

@@ -273,8 +273,7 @@ def daily_statistics(conn, user_id, tz_hours, first_day, last_day, service=None,
         services, process_types = known
         rows = [row for row in rows if row.service in services and row.process_type in process_types]
     return [
-        (day_from_number(row.day), row.service, row.process_type, *(int(value) for value in row[3:]))
-        for row in rows
+        (day_from_number(row.day), row.service, row.process_type, *(int(value) for value in row[3:])) for row in rows
     ]
 
 

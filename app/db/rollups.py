@@ -344,9 +344,7 @@ def change_timezone(conn, user_id, new_tz):
     """Lock the user's row, and when new_tz differs from the stored timezone rebuild their
     roll-ups under it, in the caller's transaction (which then stores new_tz). Returns the
     old timezone."""
-    old_tz = conn.execute(
-        select(users.c.timezone).where(users.c.id == user_id).with_for_update()
-    ).scalar_one()
+    old_tz = conn.execute(select(users.c.timezone).where(users.c.id == user_id).with_for_update()).scalar_one()
     if old_tz != new_tz:
         rebuild_user(conn, user_id, old_tz, new_tz)
     return old_tz
