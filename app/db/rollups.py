@@ -238,10 +238,10 @@ def _per_process(user_id, tz_hours):
     return query.subquery("per_process")
 
 
-def _add_raw(conn, user_id, tz_hours, sign):
+def _add_raw(conn, user_id, tz_hours, sign, merge=True):
     """Add (sign 1) or take out (sign -1) the contributions of the user's raw processes
-    under the timezone given, in two INSERT ... SELECT statements. Unique points are left
-    to refresh_uniques."""
+    under the timezone given, in two INSERT ... SELECT statements; merge=False: into rows
+    known to be empty (a plain INSERT, faster). Unique points are left to _tidy."""
     per = _per_process(user_id, tz_hours)
     factor = literal(sign)
     cell = [per.c.user_id, per.c.day, per.c.service, per.c.process_type]
@@ -257,12 +257,12 @@ def _add_raw(conn, user_id, tz_hours, sign):
         .group_by(*cell, process_points.c.point_key)
     )
     stmt = upsert(conn, usage_day_keys).from_select([*KEY, "refs", "v_refs"], keys)
-    conn.execute(
-        stmt.on_conflict_do_update(
+    if merge:
+        stmt = stmt.on_conflict_do_update(
             index_elements=list(KEY),
             set_={name: usage_day_keys.c[name] + stmt.excluded[name] for name in ("refs", "v_refs")},
         )
-    )
+    conn.execute(stmt)
     visible_points = case((per.c.visible == 1, per.c.points), else_=0)
     visible_elements = case((per.c.visible == 1, per.c.elements), else_=0)
     cells = (
@@ -282,31 +282,41 @@ def _add_raw(conn, user_id, tz_hours, sign):
     )
     counters = (*_FIGURES, "unique_points", "v_unique_points")
     stmt = upsert(conn, usage_days).from_select([*CELL, *counters], cells)
-    conn.execute(
-        stmt.on_conflict_do_update(
+    if merge:
+        stmt = stmt.on_conflict_do_update(
             index_elements=list(CELL), set_={name: usage_days.c[name] + stmt.excluded[name] for name in _FIGURES}
         )
+    conn.execute(stmt)
+
+
+def _tidy(conn, user_id, fresh=False):
+    """Drop key rows and cells whose counts reached 0; recount the cells' unique points
+    from their key rows (one grouped pass, UPDATE ... FROM). fresh: the cells were just
+    inserted (unique points 0, no count at 0)."""
+
+    def mine(table):
+        return [] if user_id is None else [table.c.user_id == user_id]
+
+    if not fresh:
+        conn.execute(delete(usage_day_keys).where(usage_day_keys.c.refs <= 0, *mine(usage_day_keys)))
+        conn.execute(update(usage_days).where(*mine(usage_days)).values(unique_points=0, v_unique_points=0))
+    counted = (
+        select(
+            *(usage_day_keys.c[name] for name in CELL),
+            func.count().label("unique_points"),
+            func.sum(case((usage_day_keys.c.v_refs > 0, 1), else_=0)).label("v_unique_points"),
+        )
+        .where(*mine(usage_day_keys))
+        .group_by(*(usage_day_keys.c[name] for name in CELL))
+        .subquery("counted")
     )
-
-
-def _tidy(conn, user_id):
-    """Drop key rows and cells whose counts reached 0; recount the cells' unique points."""
-    mine = [] if user_id is None else [usage_day_keys.c.user_id == user_id]
-    conn.execute(delete(usage_day_keys).where(usage_day_keys.c.refs <= 0, *mine))
-    same_cell = [usage_day_keys.c[name] == usage_days.c[name] for name in CELL]
     conn.execute(
         update(usage_days)
-        .where(*([] if user_id is None else [usage_days.c.user_id == user_id]))
-        .values(
-            unique_points=select(func.count()).where(*same_cell).scalar_subquery(),
-            v_unique_points=select(func.count()).where(*same_cell, usage_day_keys.c.v_refs > 0).scalar_subquery(),
-        )
+        .where(*(usage_days.c[name] == counted.c[name] for name in CELL))
+        .values(unique_points=counted.c.unique_points, v_unique_points=counted.c.v_unique_points)
     )
-    conn.execute(
-        delete(usage_days).where(
-            usage_days.c.processes <= 0, *([] if user_id is None else [usage_days.c.user_id == user_id])
-        )
-    )
+    if not fresh:
+        conn.execute(delete(usage_days).where(usage_days.c.processes <= 0, *mine(usage_days)))
 
 
 def _only_raw(conn, user_id):
@@ -326,18 +336,20 @@ def rebuild_user(conn, user_id, old_tz, new_tz):
     if _only_raw(conn, user_id):
         conn.execute(delete(usage_day_keys).where(usage_day_keys.c.user_id == user_id))
         conn.execute(delete(usage_days).where(usage_days.c.user_id == user_id))
+        _add_raw(conn, user_id, new_tz, 1, merge=False)
+        _tidy(conn, user_id, fresh=True)
     else:
         _add_raw(conn, user_id, old_tz, -1)
-    _add_raw(conn, user_id, new_tz, 1)
-    _tidy(conn, user_id)
+        _add_raw(conn, user_id, new_tz, 1)
+        _tidy(conn, user_id)
 
 
 def rebuild_all(conn):
     """Every user's roll-ups from the raw rows stored (the migration; bench data sets)."""
     conn.execute(delete(usage_day_keys))
     conn.execute(delete(usage_days))
-    _add_raw(conn, None, None, 1)
-    _tidy(conn, None)
+    _add_raw(conn, None, None, 1, merge=False)
+    _tidy(conn, None, fresh=True)
 
 
 def change_timezone(conn, user_id, new_tz):
