@@ -212,15 +212,23 @@ def _visible_sql():
     )
 
 
-def _per_process(user_id, tz_hours):
-    """One row per raw process of the user (every user: user_id None, each in their own
-    timezone; tz_hours None: the user's stored one) with its local day and visibility."""
-    tz = users.c.timezone if tz_hours is None else literal_column(str(int(tz_hours)), BigInteger)
-    day = (
+def _day_sql(tz):
+    return (
         processes.c.time_us
         + tz * literal_column(str(HOUR_US), BigInteger)
         + literal_column(str(_BIAS_DAYS * DAY_US), BigInteger)
     ) // literal_column(str(DAY_US), BigInteger) - literal_column(str(_BIAS_DAYS), BigInteger)
+
+
+def _tz_sql(hours):
+    return literal_column(str(int(hours)), BigInteger)
+
+
+def _per_process(user_id, tz_hours, moving=None):
+    """One row per raw process of the user (every user: user_id None, each in their own
+    timezone; tz_hours None: the user's stored one) with its local day and visibility.
+    moving (old_tz, new_tz): only the processes whose local day differs between the two."""
+    day = _day_sql(users.c.timezone if tz_hours is None else _tz_sql(tz_hours))
     query = select(
         processes.c.user_id,
         day.label("day"),
@@ -235,14 +243,17 @@ def _per_process(user_id, tz_hours):
         query = query.select_from(processes.join(users, users.c.id == processes.c.user_id))
     if user_id is not None:
         query = query.where(processes.c.user_id == user_id)
+    if moving is not None:
+        query = query.where(_day_sql(_tz_sql(moving[0])) != _day_sql(_tz_sql(moving[1])))
     return query.subquery("per_process")
 
 
-def _add_raw(conn, user_id, tz_hours, sign, merge=True):
+def _add_raw(conn, user_id, tz_hours, sign, merge=True, moving=None):
     """Add (sign 1) or take out (sign -1) the contributions of the user's raw processes
-    under the timezone given, in two INSERT ... SELECT statements; merge=False: into rows
-    known to be empty (a plain INSERT, faster). Unique points are left to _tidy."""
-    per = _per_process(user_id, tz_hours)
+    (moving: of those _per_process keeps) under the timezone given, in two INSERT ...
+    SELECT statements; merge=False: into rows known to be empty (a plain INSERT, faster).
+    Unique points are left to _tidy."""
+    per = _per_process(user_id, tz_hours, moving)
     factor = literal(sign)
     cell = [per.c.user_id, per.c.day, per.c.service, per.c.process_type]
     keys = (
@@ -319,29 +330,15 @@ def _tidy(conn, user_id, fresh=False):
         conn.execute(delete(usage_days).where(usage_days.c.processes <= 0, *mine(usage_days)))
 
 
-def _only_raw(conn, user_id):
-    """True when the user's roll-ups hold nothing but what their raw processes contribute
-    (no purge took raw rows from under them)."""
-    rolled = conn.execute(
-        select(func.coalesce(func.sum(usage_days.c.processes), 0)).where(usage_days.c.user_id == user_id)
-    ).scalar_one()
-    raw = conn.execute(select(func.count()).where(processes.c.user_id == user_id)).scalar_one()
-    return int(rolled) == int(raw)
-
-
 def rebuild_user(conn, user_id, old_tz, new_tz):
-    """The user's roll-ups under new_tz. When a purge left contributions without raw rows,
-    only the raw rows' contributions move (taken out under old_tz, put back under new_tz):
-    the purged days keep what they had."""
-    if _only_raw(conn, user_id):
-        conn.execute(delete(usage_day_keys).where(usage_day_keys.c.user_id == user_id))
-        conn.execute(delete(usage_days).where(usage_days.c.user_id == user_id))
-        _add_raw(conn, user_id, new_tz, 1, merge=False)
-        _tidy(conn, user_id, fresh=True)
-    else:
-        _add_raw(conn, user_id, old_tz, -1)
-        _add_raw(conn, user_id, new_tz, 1)
-        _tidy(conn, user_id)
+    """The user's roll-ups under new_tz: the contributions of the raw processes whose local
+    day changes are taken out under old_tz and put back under new_tz (an hour's shift moves
+    a 24th of the history), the others stay; so do the days a purge left without raw rows,
+    as they were."""
+    moving = (old_tz, new_tz)
+    _add_raw(conn, user_id, old_tz, -1, moving=moving)
+    _add_raw(conn, user_id, new_tz, 1, moving=moving)
+    _tidy(conn, user_id)
 
 
 def rebuild_all(conn):
