@@ -68,7 +68,7 @@ TARGETS = {
     "report_wall": ("GET /account/report 3,653 days, wall time", "raw-aggregate SQL + bare request", "<=", 0.10),
     "report_rss": ("GET /account/report 3,653 days, worker peak RSS growth (MB)", "absolute", "<=", 60.0),
     "mixed_rss": ("worker RSS growth after 50,000 mixed requests", "RSS after the first 1,000", "<=", 0.10),
-    "timezone_change": ("PUT /v6/account/info timezone change, heavy user (s)", "absolute", None, None),
+    "timezone_change": ("account set-timezone, heavy user, +1 hour (s)", "absolute", None, None),
     "purge_rate": ("purge of the heavy user's oldest 6 months (records/s)", "absolute", None, None),
     "purge_token_validation": (
         "token validation throughput during that purge",
@@ -843,17 +843,23 @@ class Bench:
     # ------------------------------------------------------------ issue 12: timezone, purge
 
     def timezone_change(self):
-        """The heavy user's timezone moved by an hour and back through PUT /v6/account/info:
-        each rebuilds their roll-ups in the request's transaction."""
-        headers = {**self.auth(dataset.HEAVY), "Content-Type": "application/json"}
-        _, payload = timed(self.service.port, "GET", "/v6/account/info", headers)
-        info = json.loads(payload)
-        walls = []
-        for hours in (info["timezone"] + 1, info["timezone"]):
-            body = json.dumps({**info, "timezone": hours}).encode()
-            walls.append(timed(self.service.port, "PUT", "/v6/account/info", headers, body)[0])
-        self.results["timezone_change"] = {"unit": "s", "service": walls, "absolute": True}
-        self.log(f"  timezone change: {walls}")
+        """The heavy user's timezone moved by an hour and back with `flask account
+        set-timezone` (each rebuilds their roll-ups in one transaction). Through the CLI,
+        not PUT /v6/account/info: on this shared machine the heavy user's change can
+        outlast gunicorn's 30 s request timeout. The time includes the command's start
+        (the `--help` of the same command, timed alike, is given beside it)."""
+        command = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "account"]
+
+        def run(*args):
+            started = time.perf_counter()
+            subprocess.run([*command, *args], cwd=ROOT, env=self.service.env, check=True, capture_output=True)
+            return time.perf_counter() - started
+
+        tz = self.heavy["timezone"]
+        walls = [run("set-timezone", dataset.HEAVY, str(hours)) for hours in (tz + 1, tz)]
+        startup = run("set-timezone", "--help")
+        self.results["timezone_change"] = {"unit": "s", "service": walls, "absolute": True, "startup": startup}
+        self.log(f"  timezone change: {walls} (command start {startup:.2f} s)")
 
     def purge(self):
         """The heavy user's oldest six months purged with the purge command's batches

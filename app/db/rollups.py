@@ -224,10 +224,10 @@ def _tz_sql(hours):
     return literal_column(str(int(hours)), BigInteger)
 
 
-def _per_process(user_id, tz_hours, moving=None):
+def _per_process(user_id, tz_hours, codes=None):
     """One row per raw process of the user (every user: user_id None, each in their own
-    timezone; tz_hours None: the user's stored one) with its local day and visibility.
-    moving (old_tz, new_tz): only the processes whose local day differs between the two."""
+    timezone; tz_hours None: the user's stored one) with its local day and visibility;
+    codes: only those processes."""
     day = _day_sql(users.c.timezone if tz_hours is None else _tz_sql(tz_hours))
     query = select(
         processes.c.user_id,
@@ -243,17 +243,17 @@ def _per_process(user_id, tz_hours, moving=None):
         query = query.select_from(processes.join(users, users.c.id == processes.c.user_id))
     if user_id is not None:
         query = query.where(processes.c.user_id == user_id)
-    if moving is not None:
-        query = query.where(_day_sql(_tz_sql(moving[0])) != _day_sql(_tz_sql(moving[1])))
+    if codes is not None:
+        query = query.where(processes.c.process_code.in_(codes))
     return query.subquery("per_process")
 
 
-def _add_raw(conn, user_id, tz_hours, sign, merge=True, moving=None):
+def _add_raw(conn, user_id, tz_hours, sign, merge=True, codes=None):
     """Add (sign 1) or take out (sign -1) the contributions of the user's raw processes
-    (moving: of those _per_process keeps) under the timezone given, in two INSERT ...
-    SELECT statements; merge=False: into rows known to be empty (a plain INSERT, faster).
-    Unique points are left to _tidy."""
-    per = _per_process(user_id, tz_hours, moving)
+    (codes: of those only) under the timezone given, in two INSERT ... SELECT statements;
+    merge=False: into rows known to be empty (a plain INSERT, faster). Unique points are
+    left to _tidy."""
+    per = _per_process(user_id, tz_hours, codes)
     factor = literal(sign)
     cell = [per.c.user_id, per.c.day, per.c.service, per.c.process_type]
     keys = (
@@ -335,9 +335,19 @@ def rebuild_user(conn, user_id, old_tz, new_tz):
     day changes are taken out under old_tz and put back under new_tz (an hour's shift moves
     a 24th of the history), the others stay; so do the days a purge left without raw rows,
     as they were."""
-    moving = (old_tz, new_tz)
-    _add_raw(conn, user_id, old_tz, -1, moving=moving)
-    _add_raw(conn, user_id, new_tz, 1, moving=moving)
+    # The codes first, then their rows by code: the planner cannot estimate "the day
+    # changes" and would join every stored point key by hash instead of these by index.
+    moved = list(
+        conn.execute(
+            select(processes.c.process_code).where(
+                processes.c.user_id == user_id, _day_sql(_tz_sql(old_tz)) != _day_sql(_tz_sql(new_tz))
+            )
+        ).scalars()
+    )
+    for start in range(0, len(moved), 1000):
+        chunk = moved[start : start + 1000]
+        _add_raw(conn, user_id, old_tz, -1, codes=chunk)
+        _add_raw(conn, user_id, new_tz, 1, codes=chunk)
     _tidy(conn, user_id)
 
 
