@@ -104,6 +104,8 @@ def finalize(config, instance_path):
         raise ConfigError("JWT_ALGORITHM: only HS256 is supported")
     if not 4 <= int(config["BCRYPT_ROUNDS"]) <= 31:
         raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
+    if int(config.get("RETENTION_DAYS") or 0) < 0:
+        raise ConfigError("RETENTION_DAYS must be 0 (not set) or a number of days")
     if not config.get("POD_ID"):
         config["POD_ID"] = (socket.gethostname() or "local-pod")[:256]
     for name in ("ENV_ID", "POD_ID"):

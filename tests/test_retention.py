@@ -133,6 +133,16 @@ def test_purge_without_before_uses_retention_days(app, runner, history, db):
     assert counts(db)["processes"] == 4
 
 
+def test_a_negative_retention_is_refused(app_config, monkeypatch, tmp_path):
+    from app import create_app
+    from app.config import ConfigError
+
+    monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("ACCOUNT_RETENTION_DAYS", "-3")
+    with pytest.raises(ConfigError, match="RETENTION_DAYS"):
+        create_app(app_config)
+
+
 def test_an_interrupted_purge_runs_again_to_the_same_end(runner, client, alice, history, db, monkeypatch):
     before = stats(client, alice)
     original, calls = retention.purge_batch, []
