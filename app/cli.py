@@ -364,5 +364,59 @@ def backup_command(file):
     click.echo(f"backed up {source_path} to {file} ({os.path.getsize(file)} bytes)")
 
 
+@account.command("set-timezone", context_settings={"ignore_unknown_options": True})
+@click.argument("username")
+@click.argument("hours", type=click.IntRange(-12, 12))
+def set_timezone_command(username, hours):
+    """Set a user's base timezone (hours from UTC); their statistics follow at once."""
+    try:
+        with db.transaction() as conn:
+            user = user_queries.get_user_by_username(conn, username)
+            user_queries.set_timezone(conn, user["id"], hours)
+    except NotFound:
+        _fail(f"no user {username!r}")
+    click.echo(f"user {username} now has the timezone {hours:+d}")
+
+
+@account.command("purge")
+@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]), help="Delete what is older than this day (UTC).")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=500, show_default=True)
+def purge_command(before, batch_size):
+    """Delete raw processes, their requests, point keys and files older than a day.
+
+    Without --before: RETENTION_DAYS days before today (UTC). Statistics and reports keep
+    answering for the purged days (the daily roll-ups stay); audit and data downloads of
+    them are gone. Runs in short transactions while the service works; safe to interrupt
+    and run again.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from app import clock
+    from app.db import retention
+
+    if before is None:
+        days = current_app.config["RETENTION_DAYS"]
+        if not days:
+            _fail("give --before YYYY-MM-DD or set RETENTION_DAYS")
+        cutoff = clock.now().astimezone(UTC).date() - timedelta(days=days)
+    else:
+        cutoff = before.date()
+    cutoff_us = clock.to_us(datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC))
+    with db.connection() as conn:
+        total = retention.count_before(conn, cutoff_us)
+        owners = retention.users_with_rows_before(conn, cutoff_us)
+    purged = 0
+    with click.progressbar(length=total, label=f"purging processes before {cutoff}") as bar:
+        for user_id in owners:
+            while True:
+                with db.transaction() as conn:
+                    count = retention.purge_batch(conn, user_id, cutoff_us, batch_size)
+                purged += count
+                bar.update(count)
+                if count < batch_size:
+                    break
+    click.echo(f"purged {purged} processes before {cutoff}")
+
+
 def register(app):
     app.cli.add_command(account)

@@ -63,6 +63,8 @@ DEFAULTS = {
     # server crash may forget the last fraction of a second of decisions (never half of
     # one); the flush was over a third of a reservation's time in `make bench`.
     "QUOTA_DURABLE_COMMIT": False,
+    # Days of raw processes `flask account purge` keeps when not given --before; 0: none set.
+    "RETENTION_DAYS": 0,
 }
 
 # Settings whose environment value is parsed as a boolean, or as an integer.
@@ -79,6 +81,7 @@ _INTEGERS = {
     "DB_CONNECT_TIMEOUT",
     "SHUTDOWN_DELAY",
     "SEND_TIMEOUT",
+    "RETENTION_DAYS",
 }
 
 LOG_FORMATS = ("json", "text")
@@ -202,6 +205,8 @@ def finalize(config, instance_path, origins=None):
         raise ConfigError(f"JWT_ALGORITHM: only HS256 is supported{where('JWT_ALGORITHM')}")
     if not 4 <= config["BCRYPT_ROUNDS"] <= 31:
         raise ConfigError(f"BCRYPT_ROUNDS must be between 4 and 31{where('BCRYPT_ROUNDS')}")
+    if config["RETENTION_DAYS"] < 0:
+        raise ConfigError(f"RETENTION_DAYS must be 0 (not set) or a number of days{where('RETENTION_DAYS')}")
     if not config.get("POD_ID"):
         config["POD_ID"] = (socket.gethostname() or "local-pod")[:256]
     for name in ("ENV_ID", "POD_ID"):

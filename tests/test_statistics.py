@@ -3,8 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
+from app.db.users import get_user_by_username
+from app.db.users import set_timezone as set_timezone_query
 from tests.conftest import process_record
 
 
@@ -34,8 +35,10 @@ def days(client, headers, **query):
 
 
 def set_timezone(app, username, hours):
-    with app.extensions["account_db"].begin() as conn:
-        conn.execute(text("update users set timezone = :tz where username = :u"), {"tz": hours, "u": username})
+    """As the admin command and PUT /v6/account/info do: the roll-ups follow."""
+    with app.app_context(), app.extensions["account_db"].begin() as conn:
+        user = get_user_by_username(conn, username)
+        set_timezone_query(conn, user["id"], hours)
 
 
 def at(moment):

@@ -138,3 +138,37 @@ login_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("window_start_us", BigInteger, nullable=False),
 )
+
+# Daily roll-ups (app/db/rollups.py): per user, local day (days since 1970-01-01 in the
+# user's timezone), service and process type, the figures of the statistics, kept up to
+# date by ingestion. The v_ columns count only the processes the 7.9 dialect shows.
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("service", String(32), primary_key=True),
+    Column("process_type", String(32), primary_key=True),
+    Column("processes", BigInteger, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("elements", BigInteger, nullable=False),
+    Column("unique_points", BigInteger, nullable=False),
+    Column("v_processes", BigInteger, nullable=False),
+    Column("v_points", BigInteger, nullable=False),
+    Column("v_elements", BigInteger, nullable=False),
+    Column("v_unique_points", BigInteger, nullable=False),
+)
+
+# The point keys of a roll-up cell, each with the number of its processes naming it (refs)
+# and of those the 7.9 dialect shows (v_refs): the cell's unique points are its rows.
+usage_day_keys = Table(
+    "usage_day_keys",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("service", String(32), primary_key=True),
+    Column("process_type", String(32), primary_key=True),
+    Column("point_key", String(256), primary_key=True),
+    Column("refs", Integer, nullable=False),
+    Column("v_refs", Integer, nullable=False),
+)

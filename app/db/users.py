@@ -195,3 +195,12 @@ def find_token_state(conn, username):
     else:
         row = _fetch_one(conn, _TOKEN_STATE_BY_NAME, username)
     return None if row is None else dict(zip(_TOKEN_STATE_COLUMNS, row, strict=True))
+
+
+def set_timezone(conn, user_id, timezone):
+    """Store the user's timezone and rebuild their daily roll-ups under it, in the caller's
+    transaction: statistics never mix two timezones' days."""
+    from app.db import rollups
+
+    rollups.change_timezone(conn, user_id, timezone)
+    conn.execute(update(users).where(users.c.id == user_id).values(timezone=timezone, edit_date=utcnow()))

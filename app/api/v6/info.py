@@ -6,6 +6,7 @@ from app import db, v6_mapping
 from app.actions import record_own_action
 from app.api.v6 import PREFIX, operation
 from app.auth import login_required
+from app.db import rollups
 from app.db import users as user_queries
 from app.errors import ApiError
 from app.extensions import Blueprint
@@ -38,8 +39,11 @@ def update_info(info):
     for field, own in (("username", user["username"]), ("company_key", user["company_key"])):
         if info[field] != own:
             raise ApiError(403, f"{field}: must be the caller's own ({own}); it cannot be changed")
+    changes = v6_mapping.profile_changes(info)
     with db.transaction() as conn:
-        user_queries.update_profile(conn, user["id"], v6_mapping.profile_changes(info), v6_mapping.INFO_COLUMNS)
+        # The roll-ups follow a new timezone in the same transaction (rebuilt when it differs).
+        rollups.change_timezone(conn, user["id"], changes["timezone"])
+        user_queries.update_profile(conn, user["id"], changes, v6_mapping.INFO_COLUMNS)
         record_own_action(conn, user, "update_info")
         g.user = user_queries.get_user_by_username(conn, user["username"])
     return v6_mapping.account_info(g.user)

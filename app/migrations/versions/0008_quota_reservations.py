@@ -5,14 +5,14 @@ whose host died stops holding its slot at expires_us with no sweeper. day is the
 local day (days since 1970-01-01) when it was granted: the day its points count on.
 
 Revision ID: 0008_quota_reservations
-Revises: 0005_requests_foreign_service
+Revises: 0007_daily_rollups
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_quota_reservations"
-down_revision = "0005_requests_foreign_service"
+down_revision = "0007_daily_rollups"
 branch_labels = None
 depends_on = None
 
