@@ -2,11 +2,12 @@
 and the automatic release on ingestion."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
+from app.db import processes as process_queries
 from app.db import quotas as quota_queries
 from app.db import reservations as reservation_queries
 from app.db import transaction
@@ -258,7 +259,7 @@ def test_bad_input_is_a_400_naming_the_field(client, alice, bot, change, field, 
     assert reservations(db) == [] and refused(db) == []
 
 
-def test_refusals_show_in_the_users_audit_and_statistics(client, alice, bot):
+def test_refusals_show_in_the_users_audit_and_statistics(app, client, alice, bot):
     request, _ = reserve(client, bot, points=5000)
     audit = client.get("/account/audit", query_string={"status": "CANCELED_BY_QUOTA"}, headers=alice).get_json()
     (action,) = audit["actions"]
@@ -269,7 +270,22 @@ def test_refusals_show_in_the_users_audit_and_statistics(client, alice, bot):
         "/account/statistics", query_string={"from": "2026-11-15", "to": "2026-11-15"}, headers=alice
     ).get_json()
     (day,) = stats["dates"]
-    assert day["services"][0]["processes"][0]["processes_per_day"] == 1
+    figures = {
+        (service["service"], process["process_type"]): process
+        for service in day["services"]
+        for process in service["processes"]
+    }
+    # the refusal (alice's own login is the ACCOUNT process beside it)
+    assert figures["UNIVERSAL", "PLAN"]["processes_per_day"] == 1
+    assert figures["UNIVERSAL", "PLAN"]["points_per_day"] == 0
+    # refused again with the same code: still one process
+    assert client.post(RESERVE, json=request, headers=bot).status_code == 402
+    with app.app_context(), app.extensions["account_db"].connect() as conn:
+        user_id = conn.execute(text("select id from users where username = 'alice'")).scalar_one()
+        rolled = process_queries.daily_statistics(conn, user_id, 0, date(2026, 11, 15), date(2026, 11, 15))
+        raw = process_queries.daily_statistics_raw(conn, user_id, 0, date(2026, 11, 15), date(2026, 11, 15))
+    assert rolled == raw
+    assert ("UNIVERSAL", "PLAN") in {(row[1], row[2]) for row in rolled}
 
 
 # ---------------------------------------------------------------- idempotency and expiry

@@ -4,9 +4,9 @@ from typing import NamedTuple
 
 from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal_column, select, update
 
-from app.db import upsert
+from app.db import rollups, upsert
 from app.db.processes import DAY_US, HOUR_US
-from app.db.tables import process_requests, processes, quota_reservations, quotas, users
+from app.db.tables import process_requests, processes, quota_reservations, quotas, usage_days, users
 
 
 class Usage(NamedTuple):
@@ -339,9 +339,37 @@ def _refusal_statements(tx):
     return found
 
 
-def record_refusal(tx, process, request):
+_REFUSAL_CELLS = {}
+
+
+def _refusal_cell_statement(tx):
+    """One process more in a roll-up cell (app.db.rollups), with no points, elements or keys."""
+    found = _REFUSAL_CELLS.get(tx.dialect.name)
+    if found is None:
+        stmt = upsert(tx, usage_days)
+        found = _REFUSAL_CELLS[tx.dialect.name] = stmt.on_conflict_do_update(
+            index_elements=["user_id", "day", "service", "process_type"],
+            set_={name: usage_days.c[name] + stmt.excluded[name] for name in ("processes", "v_processes")},
+        )
+    return found
+
+
+def record_refusal(tx, process, request, timezone):
     """Store a refused reservation as the user's process (kept as it is when the process
-    is already stored) and the refused request beside it; commit."""
+    is already stored) and the refused request beside it; commit. A process stored here
+    counts in the daily roll-ups as ingestion would count it (its local day under the
+    user's timezone; 0 points), so statistics show the refusals too."""
     process_statement, request_statement = _refusal_statements(tx)
-    tx.execute(process_statement, process)
+    if tx.execute(process_statement, process).rowcount == 1:
+        visible = rollups.is_visible(process["service"], process["process_type"], [request["service"]])
+        cell = {
+            "user_id": process["user_id"],
+            "day": rollups.local_day(process["time_us"], timezone),
+            "service": process["service"],
+            "process_type": process["process_type"],
+            "processes": 1,
+            "v_processes": int(visible),
+            **dict.fromkeys(("points", "elements", "unique_points", "v_points", "v_elements", "v_unique_points"), 0),
+        }
+        tx.execute(_refusal_cell_statement(tx), cell)
     tx.execute(request_statement, request, commit=True)

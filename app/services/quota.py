@@ -208,7 +208,7 @@ def _reserve(caller, request):
         try:
             _decide(quota, used, request["points"], now_us)
         except Refusal as refusal:
-            store.record_refusal(conn, *_refusal_rows(user, request, refusal.limit, now_us))
+            store.record_refusal(conn, *_refusal_rows(user, request, refusal.limit, now_us), user["timezone"])
             error = ApiError(refusal.status, refusal.message, refusal.headers)
         else:
             values = {"points": request["points"], "day": day, "granted_us": now_us, "expires_us": expires_us}
