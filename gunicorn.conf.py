@@ -48,6 +48,17 @@ logger_class = "app.logs.GunicornLogger"
 # prometheus_client (so not with --preload).
 
 
+def when_ready(server):
+    """METRICS=port: the metrics' own listener, in the master (app.metrics.serve_port)."""
+    from app import config
+    from app.metrics import serve_port
+
+    settings = config.read()
+    if settings["METRICS"] == "port":
+        serve_port(settings["METRICS_HOST"], settings["METRICS_PORT"])
+        server.log.info("metrics on http://%s:%s/metrics", settings["METRICS_HOST"], settings["METRICS_PORT"])
+
+
 def child_exit(server, worker):
     """A dead worker's live gauges go, its counters are kept in an archive file."""
     from app.metrics import archive_worker

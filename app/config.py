@@ -53,6 +53,10 @@ DEFAULTS = {
     # (token), or not at all (off).
     "METRICS": "public",
     "METRICS_TOKEN": "",
+    # METRICS=port: the address and port of the metrics' own listener, opened by gunicorn's
+    # master (so the service's port has no /metrics at all).
+    "METRICS_HOST": "127.0.0.1",
+    "METRICS_PORT": 0,
     # Seconds a worker keeps serving after SIGTERM with /readyz answering 503, so that load
     # balancers stop sending before it stops accepting (gunicorn's graceful_timeout bounds it).
     "SHUTDOWN_DELAY": 5,
@@ -80,12 +84,13 @@ _INTEGERS = {
     "DATA_MAX_CONTENT_LENGTH",
     "DB_CONNECT_TIMEOUT",
     "SHUTDOWN_DELAY",
+    "METRICS_PORT",
     "SEND_TIMEOUT",
     "RETENTION_DAYS",
 }
 
 LOG_FORMATS = ("json", "text")
-METRICS_MODES = ("public", "token", "off")
+METRICS_MODES = ("public", "token", "port", "off")
 MIN_METRICS_TOKEN_CHARS = 16
 
 # Secrets that must never sign tokens: placeholders from docs and examples.
@@ -218,6 +223,8 @@ def finalize(config, instance_path, origins=None):
         raise ConfigError(f"METRICS must be one of {', '.join(METRICS_MODES)}")
     if config["METRICS"] == "token" and len(config["METRICS_TOKEN"] or "") < MIN_METRICS_TOKEN_CHARS:
         raise ConfigError(f"METRICS=token needs a METRICS_TOKEN of at least {MIN_METRICS_TOKEN_CHARS} characters")
+    if config["METRICS"] == "port" and not 1 <= config["METRICS_PORT"] <= 65535:
+        raise ConfigError(f"METRICS=port needs a METRICS_PORT between 1 and 65535{where('METRICS_PORT')}")
     if int(config["SHUTDOWN_DELAY"]) < 0:
         raise ConfigError("SHUTDOWN_DELAY must be 0 or more seconds")
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics, served at GET /metrics (METRICS: public, token or off).
+"""Prometheus metrics, served at GET /metrics (METRICS: public, token or off), or on a
+listener of their own that gunicorn's master opens (METRICS=port).
 
 Under gunicorn (gunicorn.conf.py) prometheus_client runs in multiprocess mode: each
 worker writes its values to files in PROMETHEUS_MULTIPROC_DIR and a scrape, whichever
@@ -78,7 +79,7 @@ def init_app(app):
     engine = app.extensions["account_db"]
     watch_pool(engine)
     event.listen(engine, "handle_error", _count_engine_error)
-    if app.config["METRICS"] != "off":
+    if app.config["METRICS"] in ("public", "token"):
         app.register_blueprint(blp)
 
 
@@ -200,6 +201,36 @@ def prepare_directory():
     for name in glob.glob(os.path.join(path, "*.db")):
         os.remove(name)
     return path
+
+
+def serve_port(host, port):
+    """METRICS=port: GET /metrics on host:port, answered from the multiprocess directory
+    by a thread of gunicorn's master (gunicorn.conf.py's when_ready), never by a worker:
+    the service's own port has no /metrics, so a proxy in front cannot expose it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            if self.path.partition("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = exposition()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # scrapes are not requests of the service
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def remove_temporary_directory():

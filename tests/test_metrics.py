@@ -276,3 +276,35 @@ def test_gunicorn_workers_add_up_and_a_dead_workers_counts_stay(database_url, tm
     assert len(logins) == 7
     access_line = re.compile(r'"POST /account/token/generation HTTP/1.1" (200|401) .* [0-9a-f-]{36}$')
     assert all(access_line.search(line) for line in logins)
+
+
+def test_metrics_on_a_port_of_their_own(database_url, tmp_path, make_user):
+    """METRICS=port: gunicorn's master serves them on METRICS_HOST:METRICS_PORT, summed over
+    the workers; the service's own port has no /metrics."""
+    import socket
+
+    with socket.socket() as probe:  # a free port for the listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    make_user()
+    with servers.gunicorn(database_url, tmp_path, BCRYPT_ROUNDS="4", METRICS="port", METRICS_PORT=str(port)) as server:
+        assert [_login(server, PASSWORD) for _ in range(3)] == [200] * 3
+        status, body = _get(server, "/metrics")
+        assert status == 404 and set(json.loads(body)) == {"resource_key", "detail"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/plain")
+            scraped = parse(response.read().decode())
+        assert value(scraped, "account_logins_total") == 3
+        assert value(scraped, "account_requests_total", operation="run_token_generation", status="200") == 3
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=30)
+        assert missing.value.code == 404
+    with pytest.raises(OSError):  # the listener goes with the server
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_metrics_port_mode_needs_a_port(app_config, port):
+    with pytest.raises(ConfigError, match="METRICS_PORT"):
+        create_app({**app_config, "METRICS": "port", "METRICS_PORT": int(port)})
