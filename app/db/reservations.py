@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal_
 
 from app.db import rollups, upsert
 from app.db.processes import DAY_US, HOUR_US
-from app.db.tables import process_requests, processes, quota_reservations, quotas, usage_days, users
+from app.db.tables import process_requests, processes, quota_reservations, quotas, users
 
 
 class Usage(NamedTuple):
@@ -339,21 +339,6 @@ def _refusal_statements(tx):
     return found
 
 
-_REFUSAL_CELLS = {}
-
-
-def _refusal_cell_statement(tx):
-    """One process more in a roll-up cell (app.db.rollups), with no points, elements or keys."""
-    found = _REFUSAL_CELLS.get(tx.dialect.name)
-    if found is None:
-        stmt = upsert(tx, usage_days)
-        found = _REFUSAL_CELLS[tx.dialect.name] = stmt.on_conflict_do_update(
-            index_elements=["user_id", "day", "service", "process_type"],
-            set_={name: usage_days.c[name] + stmt.excluded[name] for name in ("processes", "v_processes")},
-        )
-    return found
-
-
 def record_refusal(tx, process, request, timezone):
     """Store a refused reservation as the user's process (kept as it is when the process
     is already stored) and the refused request beside it; commit. A process stored here
@@ -362,14 +347,9 @@ def record_refusal(tx, process, request, timezone):
     process_statement, request_statement = _refusal_statements(tx)
     if tx.execute(process_statement, process).rowcount == 1:
         visible = rollups.is_visible(process["service"], process["process_type"], [request["service"]])
-        cell = {
-            "user_id": process["user_id"],
-            "day": rollups.local_day(process["time_us"], timezone),
-            "service": process["service"],
-            "process_type": process["process_type"],
-            "processes": 1,
-            "v_processes": int(visible),
-            **dict.fromkeys(("points", "elements", "unique_points", "v_points", "v_elements", "v_unique_points"), 0),
-        }
-        tx.execute(_refusal_cell_statement(tx), cell)
+        day = rollups.local_day(process["time_us"], timezone)
+        added = rollups.Contribution(
+            process["user_id"], day, process["service"], process["process_type"], visible, 0, 0, frozenset()
+        )
+        rollups.apply_changes(tx.conn, [], [added])
     tx.execute(request_statement, request, commit=True)
