@@ -14,11 +14,12 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import clock, db
+from app.actions import account_request, process_that_ran_nothing
 from app.db import NotFound
 from app.db import reservations as store
 from app.db.processes import DAY_US, HOUR_US
 from app.db.quotas import list_quotas
-from app.errors import ApiError, request_code
+from app.errors import ApiError
 from schemas.common import PROCESS_TYPES, SERVICES
 
 # Statuses of a process still running: its record does not end its reservation.
@@ -26,7 +27,6 @@ RUNNING = ("WAITING", "IN_PROGRESS")
 REFUSED = "CANCELED_BY_QUOTA"
 # The refusal's request in the user's audit names why: quota_refused_<limit>.
 REFUSAL_OPERATION = "quota_refused_{}"
-_ZERO = "PT0S"
 
 
 class Day(NamedTuple):
@@ -115,39 +115,13 @@ def _decide(quota, used, points, now_us):
 
 def _refusal_rows(user, request, limit, now_us):
     code = request["process_code"]
-    config = current_app.config
     process = {
-        "process_code": code,
-        "user_id": user["id"],
-        "username": user["username"],
-        "company": user["company_key"],
-        "service": request["service"],
-        "process_type": request["process_type"],
-        "time_us": now_us,
-        "status": REFUSED,
-        "result_version": 0,
-        "preparing_time": _ZERO,
-        "business_validation_time": _ZERO,
-        "math_validation_time": _ZERO,
-        "waiting_time": _ZERO,
-        "calculation_time": _ZERO,
         # Nothing ran: the statistics' points stay the points consumed.
-        "request_points_count": 0,
-        "result_elements_count": 0,
+        **process_that_ran_nothing(code, user, request["service"], request["process_type"], REFUSED, now_us),
         "input_file_exists": False,
         "output_file_exists": False,
     }
-    refused_request = {
-        "process_code": code,
-        "request_code": request_code(),
-        "username": user["username"],
-        "company": user["company_key"],
-        "service": "ACCOUNT",
-        "operation": REFUSAL_OPERATION.format(limit),
-        "env": config["ENV_ID"],
-        "pod": config["POD_ID"],
-        "time_us": now_us,
-    }
+    refused_request = account_request(code, user, REFUSAL_OPERATION.format(limit), now_us)
     return process, refused_request
 
 
