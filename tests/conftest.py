@@ -187,6 +187,26 @@ def assert_tracedata(body, operation, username="anonymous", company="anonymous")
     return tracedata
 
 
+def drop_idle_connections(app, backend):
+    """What a server restart does to the pool: every idle connection is gone (PostgreSQL:
+    terminated by the server; SQLite: the pool disposed)."""
+    if backend != "postgresql":
+        app.extensions["account_db"].dispose()
+        return
+    killer = create_engine(app.config["DATABASE_URL"])
+    try:
+        with killer.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        killer.dispose()
+    assert killed >= 1
+
+
 class FixedClock:
     """The service's clock, set by the test: clock.now = datetime(..., tzinfo=UTC)."""
 

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 
 from app.db import processes as process_queries
 from app.db import users as user_queries
-from tests.conftest import PASSWORD, process_record
+from tests.conftest import PASSWORD, drop_idle_connections, process_record
 
 
 def _counts(db):
@@ -51,20 +51,7 @@ def test_a_failure_mid_write_rolls_back_the_whole_batch(app, client, producer, a
 def test_connections_dropped_while_idle_cost_no_request(app, client, auth, backend):
     headers = auth()
     assert client.get("/account/info", headers=headers).status_code == 200
-    if backend == "postgresql":
-        # What a server restart does to the pool: every idle connection is gone.
-        killer = create_engine(app.config["DATABASE_URL"])
-        with killer.begin() as conn:
-            killed = conn.execute(
-                text(
-                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
-                    "where datname = current_database() and pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
-        killer.dispose()
-        assert killed >= 1
-    else:
-        app.extensions["account_db"].dispose()
+    drop_idle_connections(app, backend)
     assert client.get("/account/info", headers=headers).status_code == 200
 
 

@@ -11,7 +11,7 @@ from app.db import processes as process_queries
 from app.db import quotas as quota_queries
 from app.db import reservations as reservation_queries
 from app.db import transaction
-from tests.conftest import assert_tracedata, process_record
+from tests.conftest import assert_tracedata, drop_idle_connections, process_record
 
 RESERVE = "/account/quota/reservations"
 NOON = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
@@ -530,21 +530,7 @@ def test_connections_dropped_while_idle_cost_no_reservation(app, client, alice, 
     engine = app.extensions["account_db"]
     with engine.connect(), engine.connect(), engine.connect(), engine.connect():
         pass  # four idle connections in the pool: more than the token lookup's retry replaces
-    if backend == "postgresql":  # what a server restart does to the pool
-        from sqlalchemy import create_engine
-
-        killer = create_engine(app.config["DATABASE_URL"])
-        with killer.begin() as conn:
-            killed = conn.execute(
-                text(
-                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
-                    "where datname = current_database() and pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
-        killer.dispose()
-        assert killed >= 1
-    else:
-        app.extensions["account_db"].dispose()
+    drop_idle_connections(app, backend)
     request, response = reserve(client, bot)
     assert response.status_code == 200, response.get_json()
     assert len(reservations(db)) == 2
