@@ -96,11 +96,9 @@ def _unstorable(item):
 def unstorable_field(value, raw=None):
     """The dotted name of the first field of value (as the validation messages name
     fields: list items by index; "body" for the whole) holding unstorable text, or None.
-    raw, the JSON text value was decoded from, lets a body without escapes pass at once."""
-    if raw is not None:
-        raw = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-        if not _SUSPECT_ESCAPE.search(raw):
-            return None
+    raw, the JSON bytes value was decoded from, lets a body without escapes pass at once."""
+    if raw is not None and not _SUSPECT_ESCAPE.search(raw):
+        return None
     path = _unstorable(value)
     if path is None:
         return None

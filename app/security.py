@@ -98,7 +98,7 @@ def decode_token(config, token):
     with _verified_lock:
         if len(_verified) >= _VERIFIED_MAX:
             _verified.pop(next(iter(_verified)))  # the oldest entry
-        _verified[key] = (claims, int(claims["exp"]))  # PyJWT checked that exp is an integer
+        _verified[key] = (claims, int(claims["exp"]))  # a number (_verify); a fraction ends it sooner
     return dict(claims)
 
 
