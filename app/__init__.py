@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as settings
-from app import docs, errors, openapi_assets
+from app import errors, openapi_assets
 from app.db import make_engine
 from app.extensions import api as smorest_api
 from app.streaming import SendTimeout
@@ -18,17 +18,7 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_path=settings.instance_path(), instance_relative_config=True)
     settings.load(app.config, test_config)
 
-    app.config.update(
-        API_TITLE="VRt.Account",
-        API_VERSION=f"{API_MAJOR}.{API_MINOR}",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/account/openapi",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_REDOC_PATH="/redoc",
-        JSON_SORT_KEYS=False,
-        **openapi_assets.settings(),
-    )
+    app.config.update(JSON_SORT_KEYS=False)
     if not app.debug:
         app.logger.setLevel(logging.INFO)
 
@@ -41,15 +31,7 @@ def create_app(test_config=None):
     app.extensions["account_db"] = make_engine(app.config["DATABASE_URL"], app.config["DB_CONNECT_TIMEOUT"])
 
     errors.register(app)
-    smorest_api.init_app(
-        app,
-        spec_kwargs={
-            "extra_plugins": [docs.StatusOrder()],
-            "components": {
-                "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            },
-        },
-    )
+    openapi_assets.init_api(app, smorest_api, "VRt.Account", f"{API_MAJOR}.{API_MINOR}", "/account/openapi")
     from app.api import blueprints
 
     for blueprint in blueprints():

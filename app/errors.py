@@ -1,4 +1,9 @@
-"""Tracedata and the one error handler that turns every failure into a documented body."""
+"""Tracedata and the one error handler that turns every failure into a documented body.
+
+The bodies are the 7.9 ones unless a dialect registered its own for the requests under
+its URL prefix (register_dialect, called by the dialect when it is served): this module
+knows of no dialect, so nothing here imports one.
+"""
 
 import uuid
 from datetime import UTC, datetime
@@ -6,23 +11,11 @@ from datetime import UTC, datetime
 from flask import current_app, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.db import NotFound
+from app import metrics
+from app.exceptions import ApiError, NotFound
 
 ANONYMOUS = "anonymous"
-
-# Statuses whose body the API documents as {resource_key, detail: {tracedata}}.
-_NOT_FOUND = 404
-
-
-class ApiError(Exception):
-    """A failure with a status and a message meant for the caller."""
-
-    def __init__(self, status, message, headers=None, resource_key=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.resource_key = resource_key
+_DIALECTS = "account_error_dialects"  # app.extensions key: {URL prefix: body builder}
 
 
 def request_code():
@@ -69,24 +62,30 @@ def tracedata():
     }
 
 
-# Paths of the legacy 6.20 dialect, whose errors carry the 6.20 bodies.
-V6_PREFIX = "/v6"
+def error_body(status, message, resource_key, trace):
+    """The 7.9 bodies: General404 {resource_key, detail}, the others {tracedata, message}."""
+    if status == 404:
+        return {"resource_key": resource_key, "detail": {"tracedata": trace}}
+    return {"tracedata": trace, "message": message}
 
 
-def is_v6_request():
-    return has_request_context() and (request.path == V6_PREFIX or request.path.startswith(V6_PREFIX + "/"))
+def register_dialect(app, prefix, builder):
+    """Errors of app's requests under the URL prefix (the path itself or below it) carry
+    the bodies of builder(status, message, resource_key, tracedata) instead of 7.9's."""
+    app.extensions.setdefault(_DIALECTS, {})[prefix.rstrip("/")] = builder
+
+
+def _builder():
+    if has_request_context():
+        path = request.path
+        for prefix, builder in current_app.extensions.get(_DIALECTS, {}).items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return builder
+    return error_body
 
 
 def error_response(status, message, headers=None, resource_key=None):
-    if is_v6_request():
-        from app.v6_mapping import error_body  # imported here: it builds on this module
-
-        body = error_body(status, message, resource_key or request.path[:256], tracedata())
-    elif status == _NOT_FOUND:
-        body = {"resource_key": resource_key or request.path[:256], "detail": {"tracedata": tracedata()}}
-    else:
-        body = {"tracedata": tracedata(), "message": message}
-    response = jsonify(body)
+    response = jsonify(_builder()(status, message, resource_key or request.path[:256], tracedata()))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -137,8 +136,6 @@ def handle_not_found(error):
 
 
 def handle_unexpected(error):
-    from app import metrics  # imported here: metrics builds on this module
-
     metrics.count_unhandled(error)
     current_app.logger.error(
         "unhandled error request_code=%s operation=%s", request_code(), operation_id(), exc_info=error

@@ -6,7 +6,8 @@ from marshmallow import RAISE, ValidationError, fields
 from webargs.flaskparser import FlaskParser
 
 from app import jsonbody
-from app.errors import ApiError, handle_http_exception
+from app.errors import handle_http_exception
+from app.exceptions import ApiError
 from schemas.errors import General400
 
 

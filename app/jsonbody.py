@@ -5,7 +5,7 @@ import re
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.errors import ApiError
+from app.exceptions import ApiError
 
 MAX_DEPTH = 64
 

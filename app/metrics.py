@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from flask import Blueprint, Response, current_app, g, has_app_context, request
 from sqlalchemy import event
 
-from app.errors import ApiError
+from app.exceptions import ApiError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds; the default buckets, with the slow reports and statistics in view.

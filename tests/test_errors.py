@@ -1,7 +1,10 @@
 """Error bodies, tracedata, the protected routes, the served operations and the
 documentation files, on both databases."""
 
+import ast
 import inspect
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +115,54 @@ def test_wrong_method_with_a_token_changes_nothing(client, auth, db):
     response = client.delete("/account/info", headers=headers)
     assert response.status_code == 405
     assert db("select * from users") == before
+
+
+# --- the error machinery and the dialects -------------------------------------------
+
+
+_DIALECT_MODULES = ("app.api.v6", "app.v6_mapping", "schemas.v6")
+
+
+def test_the_core_imports_nothing_of_the_620_dialect():
+    """The error handler, the extensions and the operation decorator know no dialect: the
+    6.20 package registers its bodies with them, never the other way round."""
+    script = (
+        "import sys\n"
+        "import app.errors, app.exceptions, app.extensions, app.api, app.openapi_assets, app.jsonbody\n"
+        "print(' '.join(sorted(name for name in sys.modules if name.startswith(('app', 'schemas')))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = result.stdout.split()
+    assert "app.errors" in loaded and "schemas.errors" in loaded
+    assert [name for name in loaded if name.startswith(_DIALECT_MODULES)] == []
+    # Nor later, from inside a function, nor by knowing the dialect's paths.
+    for path in ("app/errors.py", "app/extensions.py", "app/api/__init__.py", "app/jsonbody.py"):
+        tree = ast.parse((REPO_ROOT / path).read_text())
+        imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        assert [name for name in imported if name.startswith(_DIALECT_MODULES)] == [], path
+        strings = [
+            node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        ]
+        assert [text for text in strings if "/v6" in text] == [], path
+
+
+def test_the_exceptions_module_is_a_leaf():
+    tree = ast.parse((REPO_ROOT / "app" / "exceptions.py").read_text())
+    assert [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)] == []
+    assert {"ApiError", "NotFound"} <= {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def test_a_registered_dialect_answers_the_errors_under_its_prefix_only(app, client):
+    from app.errors import register_dialect
+
+    register_dialect(app, "/x7/", lambda status, message, key, trace: {"x7": [status, key, trace["operation"]]})
+    assert client.get("/x7/nothing").get_json() == {"x7": [404, "/x7/nothing", "unknown_operation"]}
+    assert client.get("/x7").get_json() == {"x7": [404, "/x7", "unknown_operation"]}
+    _assert_general404(client.get("/x70/nothing"), "/x70/nothing")  # a prefix is a whole path segment
+    _assert_general404(client.get("/account/nothing"), "/account/nothing")
 
 
 # --- tracedata ----------------------------------------------------------------------

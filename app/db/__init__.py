@@ -10,16 +10,10 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
+from app.exceptions import NotFound  # noqa: F401 (re-exported: the store's modules raise it)
+
 # Set while serialized_transaction() checks a connection out: it is not pinged.
 _unpinged = ContextVar("account_db_unpinged", default=False)
-
-
-class NotFound(LookupError):
-    """A row the caller asked for does not exist (or is not theirs)."""
-
-    def __init__(self, resource_key):
-        super().__init__(resource_key)
-        self.resource_key = resource_key
 
 
 def make_engine(url, connect_timeout=3):

@@ -6,15 +6,21 @@ the 6.20 schemas; behind them the same query functions, authentication and token
 the undecorated 7.9 view function (`implementation`), so the two cannot drift.
 """
 
+import functools
 import inspect
-from http import HTTPStatus
 
 from app import openapi_assets
-from app.docs import DESCRIPTIONS_RU, SUMMARIES_RU, StatusOrder
+from app.api import operation as _operation
+from app.api.v6.errors import error_body
+from app.docs import DESCRIPTIONS_RU, SUMMARIES_RU
+from app.errors import register_dialect
 from app.extensions import Api
 from schemas.v6 import ERRORS_BY_STATUS, General400
 
-PREFIX = "/v6/account"
+# Every path under DIALECT_PREFIX is the dialect's, unknown ones too: their errors carry
+# the 6.20 bodies.
+DIALECT_PREFIX = "/v6"
+PREFIX = f"{DIALECT_PREFIX}/account"
 
 
 class ApiV6(Api):
@@ -63,17 +69,6 @@ class ApiV6(Api):
 
 api = ApiV6(config_prefix="V6")
 
-CONFIG = {
-    "V6_API_TITLE": "VRt.Account (legacy 6.20)",
-    "V6_API_VERSION": "6.20",
-    "V6_OPENAPI_VERSION": "3.0.3",
-    "V6_OPENAPI_URL_PREFIX": f"{PREFIX}/openapi",
-    "V6_OPENAPI_JSON_PATH": "openapi.json",
-    "V6_OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "V6_OPENAPI_REDOC_PATH": "/redoc",
-    **openapi_assets.settings("V6_"),
-}
-
 
 def implementation(view):
     """The undecorated function of a 7.9 view: the 6.20 view has already parsed its own
@@ -81,32 +76,17 @@ def implementation(view):
     return inspect.unwrap(view)
 
 
-def operation(blp, *error_codes):
-    """Document a 6.20 view: operationId = the view's name (the 6.20 client's operation),
-    error responses with the 6.20 bodies."""
-
-    def decorate(view):
-        for code in error_codes:
-            view = blp.alt_response(code, schema=ERRORS_BY_STATUS[code], description=HTTPStatus(code).phrase)(view)
-        return blp.doc(operationId=view.__name__)(view)
-
-    return decorate
+# Document a 6.20 view: operationId = the view's name (the 6.20 client's operation), error
+# responses with the 6.20 bodies.
+operation = functools.partial(_operation, errors=ERRORS_BY_STATUS)
 
 
 def init_app(app):
-    """Serve the 6.20 dialect on app: its Api, its document and its blueprints."""
+    """Serve the 6.20 dialect on app: its error bodies, its Api, its document and its
+    blueprints."""
     from app.api.v6 import audit, auth, data, info, processes, quota, statistics, system
 
-    app.config.update(CONFIG)
-    api.init_app(
-        app,
-        spec_kwargs={
-            "extra_plugins": [StatusOrder()],
-            "components": {
-                "securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            },
-        },
-    )
+    register_dialect(app, DIALECT_PREFIX, error_body)
+    openapi_assets.init_api(app, api, "VRt.Account (legacy 6.20)", "6.20", f"{PREFIX}/openapi")
     for module in (auth, info, statistics, audit, data, quota, system, processes):
         api.register_blueprint(module.blp)
-    app.register_blueprint(openapi_assets.blueprint("v6_openapi_assets", CONFIG["V6_OPENAPI_URL_PREFIX"]))
