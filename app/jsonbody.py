@@ -14,11 +14,13 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-# What json.loads(text, parse_constant=...) builds on every call, built once.
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# The one strict decoder of the service (request bodies here, stored data converted by the
+# 6.20 dialect): what json.loads(text, parse_constant=...) builds on every call, built once.
+DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def _depth(value, limit):
+def within_depth(value, limit=MAX_DEPTH):
+    """Whether value nests no deeper than limit levels (a scalar is one level)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -53,12 +55,12 @@ def loads(data):
     except UnicodeDecodeError as exc:
         raise ApiError(400, "Invalid request: body: not valid UTF-8") from exc
     try:
-        value = _DECODER.decode(text)
+        value = DECODER.decode(text)
     except RecursionError as exc:
         raise ApiError(400, "Invalid request: body: nested too deeply") from exc
     except ValueError as exc:
         raise ApiError(400, "Invalid request: body: not a valid JSON document") from exc
-    if not _depth(value, MAX_DEPTH):
+    if not within_depth(value):
         raise ApiError(400, f"Invalid request: body: nested deeper than {MAX_DEPTH} levels")
     return value
 

@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from app import clock
 from app.db.processes import CALCULATION_INFO_COLUMNS
 from app.errors import ApiError
+from app.jsonbody import DECODER, MAX_DEPTH, within_depth
 from app.report import safe_text
 from schemas.v6 import MAX_POINTS
 
@@ -229,10 +230,6 @@ def read_limited(chunks, limit=CONVERT_MAX_BYTES):
     return data
 
 
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _cell(value):
     if value is None or isinstance(value, bool | int | float):
         return value
@@ -242,7 +239,13 @@ def _cell(value):
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _bounded(value, limit):
+    """value, or a General400 when it nests deeper than the request bodies may."""
+    if not within_depth(value, limit):
+        raise _refuse(f"the stored data is nested deeper than {MAX_DEPTH} levels; only ORIGIN serves it")
+    return value
 
 
 def _top_values(text):
@@ -251,18 +254,18 @@ def _top_values(text):
     try:
         start = _WHITESPACE.match(text).end()
         if not text.startswith("[", start):
-            value, end = _DECODER.raw_decode(text, start)
+            value, end = DECODER.raw_decode(text, start)
             if _WHITESPACE.match(text, end).end() != len(text):
                 raise ValueError("text after the value")
-            yield value
+            yield _bounded(value, MAX_DEPTH)
             return
         index = _WHITESPACE.match(text, start + 1).end()
         if text.startswith("]", index):
             index += 1
         else:
             while True:
-                value, index = _DECODER.raw_decode(text, index)
-                yield value
+                value, index = DECODER.raw_decode(text, index)
+                yield _bounded(value, MAX_DEPTH - 1)  # an element of the top array
                 index = _WHITESPACE.match(text, index).end()
                 if text.startswith(",", index):
                     index = _WHITESPACE.match(text, index + 1).end()

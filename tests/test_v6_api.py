@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from app.jsonbody import MAX_DEPTH
 from app.migrate import downgrade, upgrade
 from app.v6_mapping import duration_seconds, render_duration
 from tests.conftest import PASSWORD, process_record
@@ -534,6 +535,56 @@ def test_conversion_the_data_does_not_allow_is_general400(client, files, db, con
     message = assert_general400(response, "read_data", "alice", "acme")
     assert message == "Invalid request: data_flow_convert: the stored data is not JSON; only ORIGIN serves it"
     assert db("SELECT operation FROM process_requests WHERE operation = 'read_data'") == []
+
+
+def _nested(levels):
+    """JSON text of levels nested levels: objects around a scalar (the scalar is one)."""
+    return '{"a": ' * (levels - 1) + "1" + "}" * (levels - 1)
+
+
+@pytest.mark.parametrize("method,path", [("PUT", "/v6/account/info"), ("POST", "/v6/account/token/generation")])
+def test_a_deeply_nested_620_body_is_general400(client, make_user, db, method, path):
+    """The 6.20 bodies go through the one strict parser: its depth limit holds for them."""
+    make_user()
+    headers = v6_login(client) if method == "PUT" else {}
+    operation = "update_info" if method == "PUT" else "run_token_generation"
+    user = ("alice", "acme") if method == "PUT" else ()
+    body = '{"username": "alice", "company_key": "acme", "name": ' + _nested(MAX_DEPTH) + "}"
+    response = client.open(path, method=method, data=body, content_type="application/json", headers=headers)
+    message = assert_general400(response, operation, *user)
+    assert message == f"Invalid request: body: nested deeper than {MAX_DEPTH} levels"
+    assert db("SELECT specification FROM users")[0]["specification"] is None
+
+
+@pytest.mark.parametrize("convert", ["JSON", "XLSX"])
+def test_stored_data_nested_deeper_than_a_body_may_is_general400(client, make_user, ingest, producer, convert):
+    """Converted stored data is read by the same strict parser as a body, depth limit
+    included: an object, or an element of a top array, nested deeper is refused."""
+    make_user()
+    headers = v6_login(client)
+    for data, allowed in (
+        (_nested(MAX_DEPTH), True),
+        (_nested(MAX_DEPTH + 1), False),
+        ("[" + _nested(MAX_DEPTH - 1) + "]", True),
+        ('[{"a": 1}, ' + _nested(MAX_DEPTH) + "]", False),
+    ):
+        record = process_record()
+        ingest(record)
+        code = record["process_code"]
+        response = client.put(
+            f"/account/data/{code}", data=data.encode(), content_type="application/octet-stream", headers=producer()
+        )
+        assert response.status_code == 204
+        response = client.get(f"/v6/account/data/{code}?data_flow_convert={convert}", headers=headers)
+        if allowed:
+            assert response.status_code == 200, response.get_json()
+        else:
+            message = assert_general400(response, "read_data", "alice", "acme")
+            assert message == (
+                "Invalid request: data_flow_convert: the stored data is nested deeper than "
+                f"{MAX_DEPTH} levels; only ORIGIN serves it"
+            )
+            assert client.get(f"/v6/account/data/{code}", headers=headers).data == data.encode()
 
 
 def test_xlsx_needs_objects(client, make_user, ingest, producer):
