@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from schemas.auth import token_json_schema
 from schemas.common import integer, roles_field, username_field
 
 PASSWORD_MIN, PASSWORD_MAX = 1, 1000
@@ -42,10 +43,4 @@ class PasswordRequest(Schema):
     new_password = _password()
 
 
-TOKEN_JSON_SCHEMA = {
-    "type": "string",
-    "minLength": TOKEN_MIN,
-    "maxLength": TOKEN_MAX,
-    "description": "Token (JWT).",
-    "example": "jwt",
-}
+TOKEN_JSON_SCHEMA = token_json_schema(TOKEN_MIN, TOKEN_MAX, "jwt")
