@@ -32,12 +32,12 @@ def create_app(test_config=None):
 
     errors.register(app)
     openapi_assets.init_api(app, smorest_api, "VRt.Account", f"{API_MAJOR}.{API_MINOR}", "/account/openapi")
-    from app.api import blueprints
+    from app.api.registry import blueprints
 
     for blueprint in blueprints():
         smorest_api.register_blueprint(blueprint)
     openapi_assets.register(app)
-    from app.api import v6
+    from app.api.v6 import registry as v6
 
     v6.init_app(app)  # the legacy 6.20 dialect under /v6, with its own OpenAPI document
     from app import console

@@ -149,6 +149,23 @@ def test_the_core_imports_nothing_of_the_620_dialect():
         assert [text for text in strings if "/v6" in text] == [], path
 
 
+def test_the_api_packages_import_none_of_their_views():
+    """The views import their package (operation, PREFIX); the registries import the
+    views: a package that imported them back would close a cycle."""
+    for package in ("app/api", "app/api/v6"):
+        views = {path.stem for path in (REPO_ROOT / package).glob("*.py")} - {"__init__"}
+        tree = ast.parse((REPO_ROOT / package / "__init__.py").read_text())
+        modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        names = [
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        ]
+        inside = {f"{package.replace('/', '.')}.{view}" for view in views}
+        assert [name for name in modules + names if name in inside] == [], package
+
+
 def test_the_exceptions_module_is_a_leaf():
     tree = ast.parse((REPO_ROOT / "app" / "exceptions.py").read_text())
     assert [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)] == []

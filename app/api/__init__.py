@@ -1,4 +1,5 @@
-"""One module per resource, each with one Blueprint; `operation` documents a view."""
+"""One module per resource, each with one Blueprint (listed in app.api.registry);
+`operation` documents a view. Nothing here imports a view: the views import this."""
 
 from http import HTTPStatus
 
@@ -16,19 +17,3 @@ def operation(blp, *error_codes, errors=BY_STATUS):
         return blp.doc(operationId=view.__name__)(view)
 
     return decorate
-
-
-def blueprints():
-    from app.api import audit, auth, data, info, processes, quota, reservations, statistics, system
-
-    return [
-        auth.blp,
-        info.blp,
-        statistics.blp,
-        audit.blp,
-        data.blp,
-        quota.blp,
-        system.blp,
-        processes.blp,
-        reservations.blp,
-    ]

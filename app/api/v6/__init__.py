@@ -1,19 +1,18 @@
 """The legacy API 6.20 dialect, served under /v6 beside 7.9, over the same database.
 
-Its own Api (OpenAPI document version 6.20 at /v6/account/openapi) and blueprints with
-the 6.20 schemas; behind them the same query functions, authentication and tokens as
-7.9. Where 7.9 already has the behaviour, the 6.20 view parses its own schema and runs
-the undecorated 7.9 view function (`implementation`), so the two cannot drift.
+Its own Api (OpenAPI document version 6.20 at /v6/account/openapi), error bodies
+(app.api.v6.errors) and blueprints with the 6.20 schemas, served by app.api.v6.registry:
+the core knows nothing of /v6, the dialect registers itself. Behind them the same query
+functions, authentication and tokens as 7.9. Where 7.9 already has the behaviour, the
+6.20 view parses its own schema and runs the undecorated 7.9 view function
+(`implementation`), so the two cannot drift.
 """
 
 import functools
 import inspect
 
-from app import openapi_assets
 from app.api import operation as _operation
-from app.api.v6.errors import error_body
 from app.docs import DESCRIPTIONS_RU, SUMMARIES_RU
-from app.errors import register_dialect
 from app.extensions import Api
 from schemas.v6 import ERRORS_BY_STATUS, General400
 
@@ -79,14 +78,3 @@ def implementation(view):
 # Document a 6.20 view: operationId = the view's name (the 6.20 client's operation), error
 # responses with the 6.20 bodies.
 operation = functools.partial(_operation, errors=ERRORS_BY_STATUS)
-
-
-def init_app(app):
-    """Serve the 6.20 dialect on app: its error bodies, its Api, its document and its
-    blueprints."""
-    from app.api.v6 import audit, auth, data, info, processes, quota, statistics, system
-
-    register_dialect(app, DIALECT_PREFIX, error_body)
-    openapi_assets.init_api(app, api, "VRt.Account (legacy 6.20)", "6.20", f"{PREFIX}/openapi")
-    for module in (auth, info, statistics, audit, data, quota, system, processes):
-        api.register_blueprint(module.blp)
