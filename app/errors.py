@@ -79,7 +79,7 @@ def is_v6_request():
 
 def error_response(status, message, headers=None, resource_key=None):
     if is_v6_request():
-        from app.v6_mapping import error_body  # imported here: it builds on this module
+        from app.api.v6.mapping import error_body  # imported here: it builds on this module
 
         body = error_body(status, message, resource_key or request.path[:256], tracedata())
     elif status == _NOT_FOUND:

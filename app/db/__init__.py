@@ -14,6 +14,17 @@ from sqlalchemy.exc import DisconnectionError
 _unpinged = ContextVar("account_db_unpinged", default=False)
 
 
+# Rows per statement when a list of keys goes into IN (...): well under every driver's
+# parameter limit (SQLite's 32,766; 65,535 on PostgreSQL).
+IN_CHUNK = 500
+
+
+def chunked(items, size=IN_CHUNK):
+    """The list items in consecutive slices of at most size."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 class NotFound(LookupError):
     """A row the caller asked for does not exist (or is not theirs)."""
 
