@@ -7,7 +7,7 @@ from flask import current_app, g, request
 
 from app import db
 from app.db.users import find_token_state, find_user_for_token
-from app.errors import ApiError
+from app.exceptions import ApiError
 from app.security import InvalidToken, decode_token, unquote_token
 
 PROTECTED_ATTR = "_account_auth_roles"

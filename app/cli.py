@@ -13,9 +13,9 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import db, throttle
-from app.db import NotFound
 from app.db import quotas as quota_queries
 from app.db import users as user_queries
+from app.exceptions import NotFound
 from app.jsonbody import UNSTORABLE, UNSTORABLE_PROBLEM
 from app.security import hash_password
 from schemas.common import USER_ROLES

@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 
 from app import clock, db
-from app.db import processes as process_queries
+from app.db import chunked
+from app.db import files as file_queries
+from app.db import ingest as ingest_queries
 from app.db import quotas as quota_queries
 from app.db import users as user_queries
 from app.security import hash_password
@@ -142,11 +144,11 @@ def load_demo():
         service, process_type, limits = SMALL_QUOTA
         quota_queries.set_quota(conn, users["demo_user"]["id"], service, process_type, **limits)
         records, files = _records(users, today, rng)
-        for start in range(0, len(records), 500):
-            process_queries.upsert_processes(conn, records[start : start + 500])
+        for chunk in chunked(records):
+            ingest_queries.upsert_processes(conn, chunk)
         for code, points, keys in files:
             task = {"process_code": code, "points": [{"key": key} for key in keys]}
             result = {"process_code": code, "planned_points": points, "status": "ok"}
-            process_queries.write_file(conn, code, "INPUT", [json.dumps(task, indent=1).encode()])
-            process_queries.write_file(conn, code, "OUTPUT", [json.dumps(result, indent=1).encode()])
+            file_queries.write_file(conn, code, "INPUT", [json.dumps(task, indent=1).encode()])
+            file_queries.write_file(conn, code, "OUTPUT", [json.dumps(result, indent=1).encode()])
     return len(users), len(records), len(files)

@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, current_app
-from sqlalchemy import false, func, select, text, union_all
 
 from app import db
-from app.db.tables import metadata
+from app.db import readiness
 from app.errors import error_response
 
 READY_TIMEOUT = 1.0  # seconds the database has to answer a probe
@@ -70,43 +69,14 @@ def problem(engine, timeout=READY_TIMEOUT):
     with _running_lock:
         future = _running.get(engine)
         if future is None or future.done():
-            future = _running[engine] = _pool().submit(_check, engine, heads, current_app.logger)
+            future = _running[engine] = _pool().submit(
+                readiness.check, engine, heads, READY_TIMEOUT, current_app.logger
+            )
     try:
         return future.result(timeout)
     except FutureTimeout:
         current_app.logger.warning("health check: no answer from the database within %s s", timeout)
         return f"the database did not answer within {timeout:g} s"
-
-
-def _check(engine, heads, logger):
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # a backstop: the caller stops waiting at READY_TIMEOUT
-                conn.execute(text(f"SET LOCAL statement_timeout = {int(READY_TIMEOUT * 2000)}"))
-            try:
-                revisions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
-            except Exception:
-                logger.warning("health check: no migration table", exc_info=True)
-                return "the schema is not created (run: flask --app wsgi account migrate)"
-            if revisions != heads:
-                logger.warning("health check: schema at %s, latest %s", sorted(revisions), sorted(heads))
-                return "the schema is not at the latest migration (run: flask --app wsgi account migrate)"
-            try:
-                conn.execute(_every_table())
-            except Exception:
-                logger.warning("health check: tables differ from the service's", exc_info=True)
-                return "a table is missing or differs from the service's"
-    except Exception:
-        logger.warning("health check: database unreachable", exc_info=True)
-        return "the database is unreachable"
-    return None
-
-
-@functools.cache
-def _every_table():
-    """One statement naming every column of every table, and reading no row."""
-    tables = metadata.tables.values()
-    return union_all(*(select(func.count()).select_from(select(*t.c).where(false()).subquery()) for t in tables))
 
 
 @functools.cache

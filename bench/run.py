@@ -40,7 +40,7 @@ from sqlalchemy import create_engine
 
 from app.config import DEFAULTS, normalize_database_url
 from app.db import postgres_connect_args, retention, rollups
-from app.db.processes import DAY_US, HOUR_US, day_number
+from app.db.days import DAY_US, HOUR_US, day_number
 from app.migrate import upgrade
 from app.security import _prehash, issue_token
 from bench import dataset

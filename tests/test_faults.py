@@ -5,7 +5,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.db import processes as process_queries
+from app.db import ingest as ingest_queries
 from app.db import users as user_queries
 from tests.conftest import PASSWORD, drop_idle_connections, process_record
 
@@ -21,7 +21,7 @@ def test_a_failure_mid_write_rolls_back_the_whole_batch(app, client, producer, a
     auth()
     headers = producer()
     before = _counts(db)
-    original = process_queries.upsert_processes
+    original = ingest_queries.upsert_processes
     url = app.config["DATABASE_URL"]
 
     def killed_midway(conn, records):
@@ -35,14 +35,14 @@ def test_a_failure_mid_write_rolls_back_the_whole_batch(app, client, producer, a
             conn.execute(text("select 1"))
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(process_queries, "upsert_processes", killed_midway)
+    monkeypatch.setattr(ingest_queries, "upsert_processes", killed_midway)
     batch = [process_record(point_keys=["a", "b"]), process_record(point_keys=["c"])]
     response = client.post("/account/processes", json={"processes": batch}, headers=headers)
     assert response.status_code == 500
     assert set(response.get_json()) == {"tracedata", "message"}
     assert _counts(db) == before
 
-    monkeypatch.setattr(process_queries, "upsert_processes", original)
+    monkeypatch.setattr(ingest_queries, "upsert_processes", original)
     response = client.post("/account/processes", json={"processes": batch}, headers=headers)
     assert response.status_code == 200
     assert _counts(db)["processes"] == before["processes"] + 2

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from app.db import processes as process_queries
 from app.db import quotas as quota_queries
 from app.db import reservations as reservation_queries
 from app.db import transaction
+from app.db import usage as usage_queries
 from tests.conftest import assert_tracedata, drop_idle_connections, process_record
 
 RESERVE = "/account/quota/reservations"
@@ -282,8 +282,8 @@ def test_refusals_show_in_the_users_audit_and_statistics(app, client, alice, bot
     assert client.post(RESERVE, json=request, headers=bot).status_code == 402
     with app.app_context(), app.extensions["account_db"].connect() as conn:
         user_id = conn.execute(text("select id from users where username = 'alice'")).scalar_one()
-        rolled = process_queries.daily_statistics(conn, user_id, 0, date(2026, 11, 15), date(2026, 11, 15))
-        raw = process_queries.daily_statistics_raw(conn, user_id, 0, date(2026, 11, 15), date(2026, 11, 15))
+        rolled = usage_queries.daily_statistics(conn, user_id, 0, date(2026, 11, 15), date(2026, 11, 15))
+        raw = usage_queries.daily_statistics_raw(conn, user_id, 0, date(2026, 11, 15), date(2026, 11, 15))
     assert rolled == raw
     assert ("UNIVERSAL", "PLAN") in {(row[1], row[2]) for row in rolled}
 

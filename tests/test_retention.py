@@ -5,7 +5,7 @@ import pytest
 
 from app import db
 from app.db import retention
-from app.db.processes import write_file
+from app.db.files import write_file
 from tests.conftest import PASSWORD, process_record
 
 PERIOD = {"from": "2026-11-01", "to": "2026-11-14"}

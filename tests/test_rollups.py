@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, insert, select, update
 
 from app import db
-from app.api.processes import _merge_duplicates
 from app.config import DEFAULTS, normalize_database_url
-from app.db import rollups
-from app.db.processes import DAY_US, HOUR_US, daily_statistics, daily_statistics_raw, day_number, upsert_processes
+from app.db import rollups, scope
+from app.db.days import DAY_US, HOUR_US, day_number
+from app.db.ingest import upsert_processes
 from app.db.tables import (
     process_file_chunks,
     process_points,
@@ -24,9 +24,11 @@ from app.db.tables import (
     usage_days,
     users,
 )
+from app.db.usage import daily_statistics, daily_statistics_raw
 from app.db.users import set_timezone
 from app.migrate import upgrade
 from app.security import issue_token
+from app.services.ingest import merge_duplicates
 from tests import servers
 from tests.conftest import BACKENDS, TEST_SECRET, _private_postgres_database, postgres_url
 
@@ -43,7 +45,7 @@ def code_of(number):
 
 
 def row(user, number, day, hour, service, process_type, points, elements, keys, request=None):
-    """A stored-row dict as app.api.processes._to_row makes it; request (index, service)."""
+    """A stored-row dict as app.services.ingest._to_row makes it; request (index, service)."""
     code = code_of(number)
     time_us = BASE_US + day * DAY_US + hour * HOUR_US
     requests = []
@@ -86,7 +88,7 @@ def row(user, number, day, hour, service, process_type, points, elements, keys, 
 
 def store(app, rows):
     with app.app_context(), db.transaction() as conn:
-        upsert_processes(conn, _merge_duplicates(rows))
+        upsert_processes(conn, merge_duplicates(rows))
 
 
 def change_timezone(app, user_id, hours):
@@ -98,10 +100,10 @@ def answers(conn, user_id, first=FIRST, last=LAST):
     """{dialect: (roll-up rows, raw rows)} for the user under their current timezone."""
     tz = conn.execute(select(users.c.timezone).where(users.c.id == user_id)).scalar_one()
     found = {}
-    for name, known in (("v6", None), ("v79", rollups.VISIBLE)):
+    for name, names in (("v6", scope.EVERY), ("v79", scope.V79)):
         found[name] = (
-            daily_statistics(conn, user_id, tz, first, last, known=known),
-            daily_statistics_raw(conn, user_id, tz, first, last, known=known),
+            daily_statistics(conn, user_id, tz, first, last, names=names),
+            daily_statistics_raw(conn, user_id, tz, first, last, names=names),
         )
     return found
 
@@ -208,12 +210,12 @@ def test_a_request_naming_a_620_service_hides_the_process_from_79_only(app, peop
     store(app, [row(alice, 0, 0, 10, "ROUTING", "PLAN", 10, 2, {"a"}, request=(1, "LONGHAUL"))])
     with app.extensions["account_db"].connect() as conn:
         day = date(2026, 11, 10)
-        assert daily_statistics(conn, alice["id"], 0, day, day, known=rollups.VISIBLE) == []
+        assert daily_statistics(conn, alice["id"], 0, day, day, names=scope.V79) == []
         assert daily_statistics(conn, alice["id"], 0, day, day) == [(day, "ROUTING", "PLAN", 1, 10, 2, 1)]
     # Re-sent with that request back on ROUTING: 7.9 shows it again.
     store(app, [row(alice, 0, 0, 10, "ROUTING", "PLAN", 10, 2, {"a"}, request=(1, "ROUTING"))])
     with app.extensions["account_db"].connect() as conn:
-        assert daily_statistics(conn, alice["id"], 0, day, day, known=rollups.VISIBLE) == [
+        assert daily_statistics(conn, alice["id"], 0, day, day, names=scope.V79) == [
             (day, "ROUTING", "PLAN", 1, 10, 2, 1)
         ]
 

@@ -18,14 +18,16 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from app.api import audit as audit_view
 from app.api.audit import action
+from app.api.v6.mapping import audit_action
 from app.config import DEFAULTS, normalize_database_url
-from app.db import processes as process_queries
-from app.db.processes import AUDIT_CHUNK
+from app.db import audit as audit_queries
+from app.db import scope
+from app.db.audit import AUDIT_CHUNK
+from app.db.ingest import CALCULATION_INFO_COLUMNS
 from app.db.tables import process_file_chunks, process_requests, processes, users
 from app.security import hash_password, issue_token
-from app.v6_mapping import audit_action
+from app.services import audit as audit_service
 from schemas.processes import AccountAuditResult
 from schemas.v6 import AccountAuditResult as V6AccountAuditResult
 from tests import servers
@@ -119,9 +121,7 @@ def expected_79(seeded, codes):
                 "statistics": {
                     "request_points_count": row["request_points_count"],
                     "result_elements_count": row["result_elements_count"],
-                    "calculation_info": {
-                        name: row[name] for name in process_queries.CALCULATION_INFO_COLUMNS if name in row
-                    },
+                    "calculation_info": {name: row[name] for name in CALCULATION_INFO_COLUMNS if name in row},
                 },
                 "input_file_exists": row["input_file_exists"],
                 "output_file_exists": row["output_file_exists"],
@@ -144,8 +144,8 @@ def schema_answer(app, dialect, query):
             user_id = conn.execute(text("SELECT id FROM users WHERE username = 'alice'")).scalar_one()
             start, end = (int(datetime.fromisoformat(query[k]).timestamp()) * 1_000_000 for k in ("from", "to"))
             filters = {} if dialect == "7.9" else {"service": None, "process_type": None, "operation": None}
-            known = (audit_view.SERVICES, audit_view.PROCESS_TYPES) if dialect == "7.9" else None
-            overall, filtered, page = process_queries.audit(
+            names = scope.V79 if dialect == "7.9" else scope.EVERY
+            overall, filtered, page = audit_queries.audit(
                 conn,
                 user_id,
                 start,
@@ -155,7 +155,7 @@ def schema_answer(app, dialect, query):
                 query.get("sort_direction") == "DESC",
                 query.get("offset", 0),
                 query["limit"],
-                known=known,
+                names=names,
             )
         counters = {"overall": {"total": overall}, "filter": {"total": filtered}}
         if dialect == "7.9":
@@ -224,7 +224,7 @@ def test_an_answer_never_read_gives_its_connection_back(app, client, alice):
 
 def test_a_database_failure_mid_stream_truncates_the_answer_and_is_logged(app, client, alice, monkeypatch, caplog):
     seed(app.extensions["account_db"], "alice", 2 * AUDIT_CHUNK + 10)
-    real = process_queries.audit_chunks
+    real = audit_queries.audit_chunks
 
     def failing(*args, **kwargs):
         chunks = real(*args, **kwargs)
@@ -232,7 +232,7 @@ def test_a_database_failure_mid_stream_truncates_the_answer_and_is_logged(app, c
         yield next(chunks)
         raise OperationalError("SELECT ...", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(audit_view, "audit_chunks", failing)
+    monkeypatch.setattr(audit_service, "audit_chunks", failing)
     response = client.get("/account/audit", query_string={**PERIOD, "limit": 10_000_000}, headers=alice, buffered=False)
     assert response.status_code == 200  # sent before the failure
     received = bytearray()
@@ -252,7 +252,7 @@ def test_a_query_that_fails_before_the_first_byte_is_a_general500(app, client, a
         raise OperationalError("SELECT ...", {}, Exception("connection refused"))
         yield  # a generator, as the real one
 
-    monkeypatch.setattr(audit_view, "audit_chunks", failing)
+    monkeypatch.setattr(audit_service, "audit_chunks", failing)
     response = client.get("/account/audit", query_string=PERIOD, headers=alice)
     assert response.status_code == 500
     assert response.get_json()["message"].startswith("Internal server error")

@@ -9,9 +9,9 @@ import openpyxl
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from app.api.v6.mapping import duration_seconds, render_duration
 from app.jsonbody import MAX_DEPTH
 from app.migrate import downgrade, upgrade
-from app.v6_mapping import duration_seconds, render_duration
 from tests.conftest import PASSWORD, process_record
 
 TRACEDATA_KEYS = {"code", "client", "server", "service", "operation", "time"}
@@ -871,9 +871,10 @@ def test_quota_window_migration_up_and_down(tmp_path):
 
 def test_dates_of_statistics_are_dates():
     # The mapping keeps the query's date objects; the schema renders them.
-    from app.v6_mapping import user_statistics
+    from app.api.v6.mapping import user_statistics
+    from app.db.usage import StatisticsRow
 
-    body = user_statistics("alice", [(date(2026, 11, 10), "STOCK", "PACK", 1, 2, 3, 4)])
+    body = user_statistics("alice", [StatisticsRow(date(2026, 11, 10), "STOCK", "PACK", 1, 2, 3, 4)])
     assert body["dates"][0]["date"] == date(2026, 11, 10)
     assert body["dates"][0]["services"][0]["methods"] == [
         {"method_group": "PACK", "unique_points_per_day": 1, "points_per_day": 2}

@@ -1,40 +1,17 @@
 """The caller's actions."""
 
-from datetime import UTC, datetime, time, timedelta
-
 from flask import g
 
-from app import clock, db
+from app import clock
 from app.api import operation
 from app.auth import login_required
-from app.db.processes import CALCULATION_INFO_COLUMNS, audit_chunks, audit_counters
-from app.errors import ApiError
+from app.db import scope
+from app.db.ingest import CALCULATION_INFO_COLUMNS
 from app.extensions import Blueprint
-from app.streaming import encode_items, json_answer
-from schemas.common import PROCESS_TYPES, SERVICES
+from app.services import audit
 from schemas.processes import AccountAuditResult, AuditQuery
 
 blp = Blueprint("audit", __name__, url_prefix="/account", description="Audit.")
-
-
-def _aware(moment):
-    """A date-time without offset is taken as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def audit_period(query, user):
-    """(start, end) in microseconds, both inclusive. No from: the start of the user's
-    local today; no to: now."""
-    now = clock.now()
-    if "from_" in query:
-        start = _aware(query["from_"])
-    else:
-        offset = timedelta(hours=user["timezone"])
-        start = datetime.combine((now + offset).date(), time(), UTC) - offset
-    end = _aware(query["to"]) if "to" in query else now
-    if start > end:
-        raise ApiError(400, "Invalid request: from: must not be after to")
-    return clock.to_us(start), clock.to_us(end)
 
 
 def _tracedata(request):
@@ -63,34 +40,6 @@ def action(row):
     }
 
 
-def stream_audit(query, filters, sort_field, known, to_action, counters_key):
-    """The audit page of the signed-in user, streamed (app.streaming.json_answer): the
-    counters first (they close the document), then the actions as they are read."""
-    start_us, end_us = audit_period(query, g.user)
-    page = (g.user["id"], start_us, end_us, filters)
-    conn = db.read_snapshot()
-    try:
-        overall, filtered = audit_counters(conn, *page, known=known)
-        chunks = audit_chunks(
-            conn,
-            *page,
-            sort_field,
-            query["sort_direction"] == "DESC",
-            query["offset"],
-            query["limit"],
-            known=known,
-        )
-        counters = {"overall": {"total": overall}, "filter": {"total": filtered}}
-
-        def encode(rows):
-            return encode_items([to_action(row) for row in rows])
-
-        return json_answer(conn, "actions", chunks, encode, {counters_key: counters})
-    except BaseException:
-        conn.close()
-        raise
-
-
 @blp.route("/audit", methods=["GET"])
 @login_required()
 @operation(blp, 400, 401, 500)
@@ -102,11 +51,12 @@ def read_audit(query):
     No period: today from 00:00 (the user's timezone) up to now. sort_field is one of
     time, process_code, process_type, service, username, company, status.
     """
-    return stream_audit(
+    return audit.stream(
+        g.user,
         query,
         query,
         query.get("sort_field", "time"),
-        (SERVICES, PROCESS_TYPES),  # never a record only the 6.20 dialect can name
+        scope.V79,  # never a record only the 6.20 dialect can name
         action,
         "counters",
     )

@@ -1,22 +1,19 @@
 """Raw input and output files of processes."""
 
-from flask import Response, current_app, g, request, stream_with_context
+from flask import current_app, g, request
 
-from app import db
-from app.actions import record_own_action
 from app.api import operation
-from app.api.processes import PRODUCER_ROLES
+from app.api.common import BINARY, file_download
 from app.auth import login_required
-from app.db import NotFound
-from app.db import processes as process_queries
-from app.errors import ApiError
+from app.exceptions import ApiError
 from app.extensions import Blueprint
+from app.services import files
+from app.services.ingest import PRODUCER_ROLES
 from schemas.processes import DataQuery, ProcessCodePath
 
 blp = Blueprint("data", __name__, url_prefix="/account", description="Process data.")
 
 CHUNK = 1024 * 1024
-BINARY = {"type": "string", "format": "binary"}
 
 
 @blp.route("/data/<process_code>", methods=["GET"])
@@ -35,34 +32,8 @@ def read_data(query, process_code):
     Another user's process, an unknown code and a missing file are the same General404.
     """
     code, flow = str(process_code), query["data_flow_type"]
-    check_file(g.user, code, flow, record="read_data")
-    return file_download(code, flow, f"{code}_{flow.lower()}_raw.bin")
-
-
-def check_file(user, code, flow, record=None):
-    """General404 unless the user's process code has a stored flow file; with record (an
-    operation name), the download is recorded as the user's own action in the same
-    transaction."""
-    with db.transaction() as conn:
-        process_queries.get_process(conn, user["id"], code)
-        if not process_queries.file_chunk_count(conn, code, flow):
-            raise NotFound(code)
-        if record:
-            record_own_action(conn, user, record)
-
-
-def file_download(code, flow, filename):
-    """The stored file streamed from one SELECT, as an attachment."""
-
-    def stream():
-        with db.connection() as conn:
-            yield from process_queries.file_chunks(conn, code, flow)
-
-    return Response(
-        stream_with_context(stream()),
-        mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    files.check_readable(g.user, code, flow, record="read_data")
+    return file_download(files.chunks(code, flow), f"{code}_{flow.lower()}_raw.bin")
 
 
 def _body_chunks(limit):
@@ -93,8 +64,4 @@ def write_data(query, process_code):
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"The file is larger than the limit of {limit} bytes")
     request.max_content_length = limit
-    code = str(process_code)
-    company = None if "ADMIN" in g.user["roles"] else g.user["company_key"]
-    with db.transaction() as conn:
-        process_queries.get_process_for_company(conn, code, company)
-        process_queries.write_file(conn, code, query["data_flow_type"], _body_chunks(limit))
+    files.write(g.user, str(process_code), query["data_flow_type"], _body_chunks(limit))

@@ -2,12 +2,10 @@
 
 from flask import g
 
-from app import db
-from app.actions import record_own_action
 from app.api import operation
 from app.auth import login_required
-from app.db import users as user_queries
 from app.extensions import Blueprint
+from app.services import accounts
 from schemas.user import InfoChangeRequest, User
 
 blp = Blueprint("info", __name__, url_prefix="/account", description="Account information.")
@@ -32,8 +30,5 @@ def update_info(changes):
 
     A field that is absent stays as it is; a field sent as null is cleared.
     """
-    with db.transaction() as conn:
-        user_queries.update_profile(conn, g.user["id"], changes)
-        record_own_action(conn, g.user, "update_info")
-        g.user = user_queries.get_user_by_username(conn, g.user["username"])
+    g.user = accounts.update_profile(g.user, changes)
     return g.user

@@ -1,16 +1,11 @@
 """The caller's quotas."""
 
-from itertools import groupby
-
 from flask import g
 
-from app import db
 from app.api import operation
 from app.auth import login_required
-from app.db import NotFound
-from app.db.quotas import list_quotas
 from app.extensions import Blueprint
-from schemas.common import PROCESS_TYPES, SERVICES
+from app.services import accounts
 from schemas.quota import QuotasResult
 
 blp = Blueprint("quotas", __name__, url_prefix="/account", description="Quotas.")
@@ -26,12 +21,5 @@ def read_quota():
     A user with no quota at all gets a General404 (resource_key `quota`): the documented
     result needs at least one service.
     """
-    with db.connection() as conn:
-        rows = list_quotas(conn, g.user["id"], known=(SERVICES, PROCESS_TYPES))  # not the 6.20-only ones
-    if not rows:
-        raise NotFound("quota")
-    services = [
-        {"service": service, "processes": list(processes)}
-        for service, processes in groupby(rows, key=lambda row: row["service"])
-    ]
-    return {"base": {"services": services}}
+    grouped = accounts.quotas_by_service(g.user)  # not the 6.20-only ones
+    return {"base": {"services": [{"service": service, "processes": quotas} for service, quotas in grouped]}}

@@ -4,10 +4,10 @@ reserve a user's quota before a job, and users read their usage."""
 from flask import g
 
 from app.api import operation
-from app.api.processes import PRODUCER_ROLES
 from app.auth import login_required
 from app.extensions import Blueprint
 from app.services import quota as quota_service
+from app.services.ingest import PRODUCER_ROLES
 from schemas.processes import ProcessCodePath
 from schemas.reservations import QuotaUsage, Reservation, ReservationRequest
 

@@ -1,11 +1,9 @@
 """Health, version and the service's own documentation files."""
 
-from flask import Response
-
-from app import db, docs, health
 from app.api import operation
-from app.db import NotFound
+from app.api.common import FILE_RESPONSES, documentation_file
 from app.extensions import Blueprint
+from app.services import system
 from app.version import API_MAJOR, API_MINOR, __version__
 from schemas.system import CheckResult, FileParameters, VersionResult
 
@@ -19,7 +17,7 @@ def check():
     """Check the service's health: 1.0 when it can serve, 0.0 when it cannot (its database
     does not answer within a second, or its schema is not at the latest migration, or a
     table is missing)."""
-    return {"health": 0.0 if health.problem(db.engine()) else 1.0}
+    return {"health": system.health_score()}
 
 
 @blp.route("/system/version", methods=["GET"])
@@ -30,15 +28,6 @@ def version():
     return {"major": API_MAJOR, "minor": API_MINOR, "build": __version__}
 
 
-# The documentation files' documented answer, in both dialects.
-FILE_RESPONSES = {
-    "200": {
-        "description": "The documentation file.",
-        "content": {"text/html": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
-    }
-}
-
-
 @blp.route("/file/<string:filename>", methods=["GET"])
 @operation(blp, 400, 404, 500)
 @blp.arguments(FileParameters, location="path", as_kwargs=True)
@@ -46,12 +35,3 @@ FILE_RESPONSES = {
 def file(filename):
     """A documentation file of this service (file_en.html, file_ru.html, openapi.json...)."""
     return documentation_file(filename)
-
-
-def documentation_file(filename, spec_api=None):
-    """A documentation file of the document of spec_api (7.9's unless told), or General404."""
-    document = docs.render(filename, spec_api)
-    if document is None:
-        raise NotFound(filename)
-    content, mimetype = document
-    return Response(content, mimetype=mimetype)

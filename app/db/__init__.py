@@ -16,6 +16,17 @@ from app.exceptions import NotFound  # noqa: F401 (re-exported: the store's modu
 _unpinged = ContextVar("account_db_unpinged", default=False)
 
 
+# Rows per statement when a list of keys goes into IN (...): well under every driver's
+# parameter limit (SQLite's 32,766; 65,535 on PostgreSQL).
+IN_CHUNK = 500
+
+
+def chunked(items, size=IN_CHUNK):
+    """The list items in consecutive slices of at most size."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def make_engine(url, connect_timeout=3):
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})

@@ -2,6 +2,7 @@
 
 from sqlalchemy import insert, select, update
 
+from app.db import scope
 from app.db.tables import quotas
 
 _VALUES = ("points_per_request", "points_per_day", "max_concurrent_execution")
@@ -9,13 +10,13 @@ _VALUES = ("points_per_request", "points_per_day", "max_concurrent_execution")
 _OPTIONAL_VALUES = ("points_per_date_window",)
 
 
-def list_quotas(conn, user_id, known=None):
-    """The user's quotas by service and process type; known (services, process_types)
-    restricts them to those values (None: every quota)."""
+def list_quotas(conn, user_id, names=scope.EVERY):
+    """The user's quotas by service and process type, of names (a Scope) only."""
     query = select(quotas).where(quotas.c.user_id == user_id)
-    if known is not None:
-        services, process_types = (sorted(values) for values in known)
-        query = query.where(quotas.c.service.in_(services), quotas.c.process_type.in_(process_types))
+    if names.restricted:
+        query = query.where(
+            quotas.c.service.in_(sorted(names.services)), quotas.c.process_type.in_(sorted(names.process_types))
+        )
     rows = conn.execute(query.order_by(quotas.c.service, quotas.c.process_type))
     return [dict(row._mapping) for row in rows]
 

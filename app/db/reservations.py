@@ -5,7 +5,7 @@ from typing import NamedTuple
 from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal_column, select, update
 
 from app.db import rollups, upsert
-from app.db.processes import DAY_US, HOUR_US
+from app.db.days import DAY_US, HOUR_US
 from app.db.tables import process_requests, processes, quota_reservations, quotas, users
 
 

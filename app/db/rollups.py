@@ -28,7 +28,6 @@ from sqlalchemy import (
     and_,
     case,
     delete,
-    exists,
     func,
     literal,
     literal_column,
@@ -37,19 +36,17 @@ from sqlalchemy import (
     update,
 )
 
-from app.db import upsert
-from app.db.tables import process_points, process_requests, processes, usage_day_keys, usage_days, users
-from schemas.common import PROCESS_TYPES, SERVICES
+from app.db import chunked, scope, upsert
+from app.db.days import DAY_US, HOUR_US, day_number
+from app.db.tables import process_points, processes, usage_day_keys, usage_days, users
 
-DAY_US = 86_400_000_000
-HOUR_US = 3_600_000_000
 # Added before SQL's integer division (which truncates toward zero) so that it floors for
 # times before 1970 too: a million days reaches back past the year 1.
 _BIAS_DAYS = 1_000_000
 
 # The names the 7.9 dialect can name: a process naming another (in itself or one of its
 # requests) is left out of 7.9's statistics, report and audit alike.
-VISIBLE = (SERVICES, PROCESS_TYPES)
+VISIBLE = scope.V79
 
 CELL = ("user_id", "day", "service", "process_type")
 KEY = (*CELL, "point_key")
@@ -70,23 +67,12 @@ class Contribution(NamedTuple):
     keys: frozenset
 
 
-class DayRow(NamedTuple):
-    day: int
-    service: str
-    process_type: str
-    unique_points: int
-    points: int
-    elements: int
-    processes: int
-
-
 def local_day(time_us, tz_hours):
     return (time_us + tz_hours * HOUR_US) // DAY_US
 
 
 def is_visible(service, process_type, request_services):
-    services, process_types = VISIBLE
-    return service in services and process_type in process_types and all(s in services for s in request_services)
+    return VISIBLE.admits(service, process_type, request_services)
 
 
 def lock_timezones(conn, user_ids):
@@ -193,23 +179,7 @@ def _param(name):
 
 
 def _visible_sql():
-    services, process_types = (sorted(values) for values in VISIBLE)
-    return case(
-        (
-            and_(
-                processes.c.service.in_(services),
-                processes.c.process_type.in_(process_types),
-                ~exists().where(
-                    and_(
-                        process_requests.c.process_code == processes.c.process_code,
-                        process_requests.c.service.not_in(services),
-                    )
-                ),
-            ),
-            1,
-        ),
-        else_=0,
-    )
+    return case((and_(*scope.clauses(VISIBLE, requests_too=True)), 1), else_=0)
 
 
 def _day_sql(tz):
@@ -344,8 +314,7 @@ def rebuild_user(conn, user_id, old_tz, new_tz):
             )
         ).scalars()
     )
-    for start in range(0, len(moved), 1000):
-        chunk = moved[start : start + 1000]
+    for chunk in chunked(moved, 1000):
         _add_raw(conn, user_id, old_tz, -1, codes=chunk)
         _add_raw(conn, user_id, new_tz, 1, codes=chunk)
     _tidy(conn, user_id)
@@ -373,10 +342,12 @@ def change_timezone(conn, user_id, new_tz):
 
 
 def daily_rows(conn, user_id, first_day, last_day, service=None, process_type=None, visible_only=False):
-    """DayRows of the user's local days first_day..last_day (day numbers, inclusive),
-    sorted; visible_only: the 7.9 dialect's figures."""
+    """Rows (day number, service, process_type, unique_points, points, elements, processes)
+    of the user's local days first_day..last_day (day numbers, inclusive), sorted;
+    visible_only: the 7.9 dialect's figures (under the same names)."""
     prefix = "v_" if visible_only else ""
-    columns = [usage_days.c[prefix + name] for name in ("unique_points", "points", "elements", "processes")]
+    names = ("unique_points", "points", "elements", "processes")
+    columns = [usage_days.c[prefix + name].label(name) for name in names]
     query = select(usage_days.c.day, usage_days.c.service, usage_days.c.process_type, *columns).where(
         usage_days.c.user_id == user_id,
         usage_days.c.day >= first_day,
@@ -388,15 +359,13 @@ def daily_rows(conn, user_id, first_day, last_day, service=None, process_type=No
     if process_type:
         query = query.where(usage_days.c.process_type == process_type)
     query = query.order_by(usage_days.c.day, usage_days.c.service, usage_days.c.process_type)
-    return [DayRow(*row) for row in conn.execute(query)]
+    return conn.execute(query).all()
 
 
 def points_on_local_day(conn, user_id, day, service, process_type):
     """Points the user's processes of (service, process_type) used on their local day
     (a date, in the user's timezone), every process counted (7.9-visible or not): for
     quota checks. Read from the roll-up, so it costs one primary-key lookup."""
-    from app.db.processes import day_number
-
     value = conn.execute(
         select(usage_days.c.points).where(
             usage_days.c.user_id == user_id,

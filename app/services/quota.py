@@ -14,13 +14,12 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import clock, db
-from app.actions import account_request, process_that_ran_nothing
-from app.db import NotFound
+from app.db import NotFound, scope
 from app.db import reservations as store
-from app.db.processes import DAY_US, HOUR_US
+from app.db.days import DAY_US, HOUR_US
 from app.db.quotas import list_quotas
-from app.errors import ApiError
-from schemas.common import PROCESS_TYPES, SERVICES
+from app.exceptions import ApiError
+from app.services.own_actions import account_request, process_that_ran_nothing
 
 # Statuses of a process still running: its record does not end its reservation.
 RUNNING = ("WAITING", "IN_PROGRESS")
@@ -227,7 +226,7 @@ def usage_of(user):
     day = local_day(now_us, user["timezone"])
     services = {}
     with db.connection() as conn:
-        for quota in list_quotas(conn, user["id"], known=(SERVICES, PROCESS_TYPES)):
+        for quota in list_quotas(conn, user["id"], scope.V79):
             used = store.usage(conn, user["id"], quota["service"], quota["process_type"], day.number, *day[1:], now_us)
             services.setdefault(quota["service"], []).append(
                 {

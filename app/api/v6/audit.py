@@ -1,10 +1,12 @@
-"""The caller's actions (6.20): the 7.9 audit query, every stored name included."""
+"""The caller's actions (6.20): the audit service, every stored name included."""
 
-from app import v6_mapping
-from app.api.audit import stream_audit
-from app.api.v6 import PREFIX, operation
+from flask import g
+
+from app.api.v6 import PREFIX, mapping, operation
 from app.auth import login_required
+from app.db import scope
 from app.extensions import Blueprint
+from app.services import audit
 from schemas.v6 import SORT_FIELDS, AccountAuditResult, AuditQuery
 
 blp = Blueprint("v6_audit", __name__, url_prefix=PREFIX, description="Audit.")
@@ -22,11 +24,12 @@ def read_audit(query):
     time, code, service_name, method_group, username, company_key. An action's tracedata is
     its first request's; its duration is the sum of its calculation durations.
     """
-    return stream_audit(
+    return audit.stream(
+        g.user,
         query,
-        v6_mapping.audit_filters(query),
+        mapping.audit_filters(query),
         SORT_FIELDS[query.get("sort_field", "time")],
-        None,  # every stored name
-        v6_mapping.audit_action,
+        scope.EVERY,
+        mapping.audit_action,
         "statistics",
     )

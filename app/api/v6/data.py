@@ -8,15 +8,13 @@ that does not allow the conversion is a General400.
 
 from flask import Response, g
 
-from app import db, v6_mapping
-from app.actions import record_own_action
-from app.api.data import BINARY, check_file, file_download
-from app.api.statistics import XLSX
-from app.api.v6 import PREFIX, operation
+from app.api.common import BINARY, file_download
+from app.api.v6 import PREFIX, mapping, operation
 from app.auth import login_required
-from app.db import NotFound
-from app.db import processes as process_queries
+from app.exceptions import NotFound
 from app.extensions import Blueprint
+from app.services import files
+from app.services.usage import XLSX
 from schemas.v6 import DataQuery, TracecodePath
 
 blp = Blueprint("v6_data", __name__, url_prefix=PREFIX, description="Process data.")
@@ -53,19 +51,17 @@ def read_data(query, tracecode):
         raise NotFound(code)
     stem = f"{code}_{flow.lower()}_raw"
     if convert == "ORIGIN":
-        check_file(g.user, code, flow, record="read_data")
-        return file_download(code, flow, f"{stem}.bin")
+        files.check_readable(g.user, code, flow, record="read_data")
+        return file_download(files.chunks(code, flow), f"{stem}.bin")
 
-    check_file(g.user, code, flow)
-    with db.connection() as conn:
-        data = v6_mapping.read_limited(process_queries.file_chunks(conn, code, flow))
+    files.check_readable(g.user, code, flow)
+    data = files.read_whole(code, flow, mapping.read_limited)
     if convert == "JSON":
-        v6_mapping.check_json(data)  # the stored bytes are the answer: only checked
+        mapping.check_json(data)  # the stored bytes are the answer: only checked
         body = data
     else:
-        body = v6_mapping.to_xlsx(data)
-    with db.transaction() as conn:
-        record_own_action(conn, g.user, "read_data")  # only once the conversion succeeded
+        body = mapping.to_xlsx(data)
+    files.record_read(g.user, "read_data")  # only once the conversion succeeded
     mimetype, extension = _CONVERTED[convert]
     headers = {"Content-Disposition": f'attachment; filename="{stem}.{extension}"', "Content-Length": str(len(body))}
     return Response(_pieces(body), mimetype=mimetype, headers=headers)

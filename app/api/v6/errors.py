@@ -1,7 +1,7 @@
 """The 6.20 error bodies, registered with app.errors for the requests under /v6 when the
 dialect is served (app.api.v6.init_app): the core's handler never looks for them."""
 
-from app.v6_mapping import client, server
+from app.api.v6.mapping import client, server
 
 
 def tracedata(trace):

@@ -2,12 +2,11 @@
 
 from flask import g
 
-from app import db, v6_mapping
-from app.api.v6 import PREFIX, operation
+from app.api.v6 import PREFIX, mapping, operation
 from app.auth import login_required
-from app.db import NotFound
-from app.db.quotas import list_quotas
+from app.db import scope
 from app.extensions import Blueprint
+from app.services import accounts
 from schemas.v6 import QuotasResult
 
 blp = Blueprint("v6_quotas", __name__, url_prefix=PREFIX, description="Quotas.")
@@ -22,8 +21,4 @@ def read_quota():
 
     A user with no quota at all gets a General404 (resource_id `quota`).
     """
-    with db.connection() as conn:
-        rows = list_quotas(conn, g.user["id"])
-    if not rows:
-        raise NotFound("quota")
-    return v6_mapping.quotas_result(rows)
+    return mapping.quotas_result(accounts.quotas_by_service(g.user, scope.EVERY))

@@ -1,12 +1,13 @@
-"""Usage statistics and the XLSX report (6.20): the 7.9 queries, every stored name included."""
+"""Usage statistics and the XLSX report (6.20): the usage service, every stored name included."""
 
 from flask import g
 
-from app import v6_mapping
-from app.api.statistics import REPORT_RESPONSES, report_response, statistics_rows
-from app.api.v6 import PREFIX, operation
+from app.api.common import REPORT_RESPONSES, report_answer
+from app.api.v6 import PREFIX, mapping, operation
 from app.auth import login_required
+from app.db import scope
 from app.extensions import Blueprint
+from app.services import usage
 from schemas.v6 import StatisticsQuery, UserStatistics
 
 blp = Blueprint("v6_statistics", __name__, url_prefix=PREFIX, description="Usage statistics.")
@@ -23,8 +24,7 @@ def generate_statistics(query):
     No period: the current month up to yesterday. `to` is inclusive. Counts past 10^7 (the
     6.20 bound) are reported as 10^7.
     """
-    _, _, rows = statistics_rows(query, g.user, known=None)
-    return v6_mapping.user_statistics(g.user["username"], rows)
+    return mapping.user_statistics(g.user["username"], usage.statistics(query, g.user, scope.EVERY).rows)
 
 
 @blp.route("/report", methods=["GET"])
@@ -34,4 +34,4 @@ def generate_statistics(query):
 @blp.doc(responses=REPORT_RESPONSES)
 def read_report(query):
     """The usage statistics as an .xlsx report (the same workbook as 7.9's)."""
-    return report_response(query, g.user, "read_report", known=None)
+    return report_answer(usage.report(query, g.user, "read_report", scope.EVERY))

@@ -1,8 +1,9 @@
 """Health, version and the 6.20 documentation files."""
 
-from app.api import system as system79
-from app.api.v6 import PREFIX, api, implementation, operation
+from app.api.common import FILE_RESPONSES, documentation_file
+from app.api.v6 import PREFIX, api, operation
 from app.extensions import Blueprint
+from app.services import system
 from app.version import __version__
 from schemas.system import CheckResult, FileParameters
 from schemas.v6 import VersionResult
@@ -17,7 +18,7 @@ API_MAJOR, API_MINOR = 6, 20
 @blp.response(200, CheckResult)
 def check():
     """Check the service's health: 1.0 when its database answers, 0.0 when it does not."""
-    return implementation(system79.check)()
+    return {"health": system.health_score()}
 
 
 @blp.route("/system/version", methods=["GET"])
@@ -31,7 +32,7 @@ def version():
 @blp.route("/file/<string:filename>", methods=["GET"])
 @operation(blp, 404, 500)
 @blp.arguments(FileParameters, location="path", as_kwargs=True)
-@blp.doc(responses=system79.FILE_RESPONSES)
+@blp.doc(responses=FILE_RESPONSES)
 def file(filename):
     """A documentation file of the 6.20 dialect (file_en.html, file_ru.html, openapi.json)."""
-    return system79.documentation_file(filename, api)
+    return documentation_file(filename, api)

@@ -1,7 +1,7 @@
 """Thin mapping between what the service stores (the 7.9 names) and the 6.20 payloads.
 
-Both dialects read the same rows through the same query functions (app/db); this module
-only renames and reshapes them:
+Both dialects call the same services (app/services); this module only renames and
+reshapes what they return:
 
 - name <-> specification; method_group <-> process_type (the same value; a group only 6.20
   knows, such as PACK, is stored as it is); company_key <-> company.
@@ -20,10 +20,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from openpyxl import Workbook
 
 from app import clock
-from app.db.processes import CALCULATION_INFO_COLUMNS
-from app.errors import ApiError
+from app.db.ingest import CALCULATION_INFO_COLUMNS
+from app.exceptions import ApiError
 from app.jsonbody import DECODER, MAX_DEPTH, within_depth
 from app.report import safe_text
+from app.services import usage
 from schemas.v6 import MAX_POINTS
 
 CLIENT_SEPARATOR = "_|_"
@@ -78,23 +79,26 @@ def _points(value):
     return min(int(value or 0), MAX_POINTS)
 
 
+def _method(row):
+    return {
+        "method_group": row.process_type,
+        "unique_points_per_day": _points(row.unique_points),
+        "points_per_day": _points(row.points),
+    }
+
+
 def user_statistics(username, rows):
-    """Rows (day, service, process_type, unique_points, points, elements, processes), sorted
-    by day, service, process type -> the 6.20 UserStatistics."""
-    dates = []
-    for day, service, process_type, unique_points, points, _elements, _count in rows:
-        if not dates or dates[-1]["date"] != day:
-            dates.append({"date": day, "services": []})
-        services = dates[-1]["services"]
-        if not services or services[-1]["service"] != service:
-            services.append({"service": service, "methods": []})
-        services[-1]["methods"].append(
-            {
-                "method_group": process_type,
-                "unique_points_per_day": _points(unique_points),
-                "points_per_day": _points(points),
-            }
-        )
+    """StatisticsRows sorted by day, service, process type -> the 6.20 UserStatistics."""
+    dates = [
+        {
+            "date": day,
+            "services": [
+                {"service": service, "methods": [_method(row) for row in of_service]}
+                for service, of_service in services
+            ],
+        }
+        for day, services in usage.by_day_and_service(rows)
+    ]
     return {"username": username, "dates": dates}
 
 
@@ -102,7 +106,7 @@ def user_statistics(username, rows):
 
 
 def audit_filters(query):
-    """The 6.20 audit query -> the filters of app.db.processes.audit."""
+    """The 6.20 audit query -> the filters of app.services.audit.stream."""
     return {
         "service": query.get("service_name"),
         "process_type": query.get("method_group"),
@@ -173,7 +177,7 @@ def total_duration(row):
 
 
 def audit_action(row):
-    """A process row of app.db.processes.audit (requests in time order) -> a 6.20 AuditAction."""
+    """A process row of the audit (requests in time order) -> a 6.20 AuditAction."""
     first = row["requests"][0] if row["requests"] else None
     return {
         "username": row["username"],
@@ -194,21 +198,19 @@ def audit_action(row):
 # Quotas
 
 
-def quotas_result(rows):
-    """Quota rows sorted by service, process type -> the 6.20 QuotasResult."""
-    services = []
-    for row in rows:
-        if not services or services[-1]["service"] != row["service"]:
-            services.append({"service": row["service"], "methods": []})
-        services[-1]["methods"].append(
-            {
-                "method_group": row["process_type"],
-                "points_per_request": row["points_per_request"],
-                "points_per_day": row["points_per_day"],
-                "points_per_date_window": row["points_per_date_window"],
-                "max_concurrent_execution": row["max_concurrent_execution"],
-            }
-        )
+def _method_quota(quota):
+    return {
+        "method_group": quota["process_type"],
+        "points_per_request": quota["points_per_request"],
+        "points_per_day": quota["points_per_day"],
+        "points_per_date_window": quota["points_per_date_window"],
+        "max_concurrent_execution": quota["max_concurrent_execution"],
+    }
+
+
+def quotas_result(grouped):
+    """[(service, [quota...])...] of app.services.accounts.quotas_by_service -> the 6.20 QuotasResult."""
+    services = [{"service": service, "methods": [_method_quota(q) for q in quotas]} for service, quotas in grouped]
     return {"base": {"services": services}}
 
 

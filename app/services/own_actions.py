@@ -3,7 +3,7 @@
 from flask import current_app
 
 from app import clock
-from app.db.processes import new_code, upsert_processes
+from app.db.ingest import new_code, upsert_processes
 from app.errors import request_code
 
 # Own operations take no calculation: their durations are zero.
