@@ -3,9 +3,11 @@
 Order of precedence (later wins): the defaults below, ``config.py`` in the instance folder
 (``instance/`` or ACCOUNT_INSTANCE_PATH), ``ACCOUNT_<NAME>`` environment variables, the
 mapping passed to ``create_app``. Only these settings reach ``app.config``: this module's
-own names (DEFAULTS, WEAK_SECRETS...) never do.
+own names (DEFAULTS, WEAK_SECRETS...) never do, and an ACCOUNT_ variable that names no
+setting is logged as a warning (its name, never its value) and ignored.
 """
 
+import logging
 import os
 import secrets
 import socket
@@ -16,6 +18,8 @@ from flask import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+# Each default's type is its setting's: an ACCOUNT_<NAME> value is parsed as that type, and
+# a value from config.py or create_app must have it (finalize).
 DEFAULTS = {
     # SQLAlchemy URL; empty means the embedded SQLite file instance/account.db.
     "DATABASE_URL": "",
@@ -71,23 +75,13 @@ DEFAULTS = {
     "RETENTION_DAYS": 0,
 }
 
-# Settings whose environment value is parsed as a boolean, or as an integer.
-_BOOLEANS = {"LOGIN_THROTTLE", "QUOTA_DURABLE_COMMIT"}
-_INTEGERS = {
-    "LOGIN_MAX_FAILURES",
-    "LOGIN_MAX_FAILURES_PER_ADDRESS",
-    "LOGIN_WINDOW_SECONDS",
-    "TRUSTED_PROXIES",
-    "JWT_LEEWAY",
-    "BCRYPT_ROUNDS",
-    "MAX_CONTENT_LENGTH",
-    "DATA_MAX_CONTENT_LENGTH",
-    "DB_CONNECT_TIMEOUT",
-    "SHUTDOWN_DELAY",
-    "METRICS_PORT",
-    "SEND_TIMEOUT",
-    "RETENTION_DAYS",
-}
+# ACCOUNT_ names that are not settings: the instance folder (read before the settings), and
+# variables the tests, the benchmark and the metrics' worker processes read for themselves.
+NOT_SETTINGS = {"INSTANCE_PATH", "TEST_DATABASE_URL", "BENCH_DATABASE_URL", "METRICS_TEMPORARY_DIR"}
+PREFIX = "ACCOUNT"
+# What an ACCOUNT_ value of a boolean setting may say (any case).
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 LOG_FORMATS = ("json", "text")
 METRICS_MODES = ("public", "token", "port", "off")
@@ -102,6 +96,8 @@ MIN_SECRET_BYTES = 32
 _DATABASES = {"sqlite": "sqlite:///path/to/account.db", "postgresql": "postgresql://user@host:5432/name"}
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
+_log = logging.getLogger(__name__)
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe: the service refuses to start. Its message names the
@@ -114,7 +110,7 @@ def instance_path():
     return os.environ.get("ACCOUNT_INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance")
 
 
-def load(config, overrides=None, environ=os.environ):
+def load(config, overrides=None):
     """Fill config (a flask.Config whose root path is the instance folder): the defaults,
     then the instance folder's config.py, then ACCOUNT_<NAME> variables, then overrides
     (create_app's test mapping); checked by finalize."""
@@ -128,9 +124,12 @@ def load(config, overrides=None, environ=os.environ):
         raise ConfigError(f"{path} cannot be read: {type(exc).__name__}: {exc}") from exc
     config.update(from_file)
     origins.update(dict.fromkeys(from_file, path))
-    found = from_environment(environ)
+    found, unknown = from_environment()
+    if unknown:
+        # Names only: a value may be a secret.
+        _log.warning("%s: not settings of the service, ignored", ", ".join(unknown))
     config.update(found)
-    origins.update({name: f"ACCOUNT_{name}" for name in found})
+    origins.update({name: f"{PREFIX}_{name}" for name in found})
     if overrides:
         config.update(overrides)
         origins.update(dict.fromkeys(overrides, "create_app"))
@@ -144,28 +143,52 @@ def check():
     load(Config(instance_path()))
 
 
-def from_environment(environ=os.environ):
-    """Settings given as ACCOUNT_<NAME> environment variables."""
-    found = {}
-    for name in DEFAULTS:
-        raw = environ.get(f"ACCOUNT_{name}")
-        if raw is None:
-            continue
-        if name in _BOOLEANS:
-            if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise ConfigError(f"ACCOUNT_{name} must be true or false, got {raw!r}")
-            found[name] = raw.strip().lower() in ("1", "true", "yes", "on")
-        elif name in _INTEGERS:
-            try:
-                found[name] = int(raw)
-            except ValueError as exc:
-                raise ConfigError(f"ACCOUNT_{name} must be an integer, got {raw!r}") from exc
-        else:
-            found[name] = raw
-    return found
+def from_environment():
+    """(settings, unknown): the settings given as ACCOUNT_<NAME> environment variables, each
+    parsed as its default's type, and the sorted ACCOUNT_ names that are no setting.
+
+    Flask's from_prefixed_env reads the variables, into a Config of their own: only the
+    settings reach the app's. Its loads keeps every value the string it is (the default,
+    json.loads, would make "0123" a number, "true" a boolean and "null" None whatever the
+    setting); _parse then reads it as its setting's type, naming the variable if it cannot.
+    """
+    given = Config("")
+    try:
+        given.from_prefixed_env(PREFIX, loads=str)
+    except TypeError as exc:  # ACCOUNT_X__Y beside ACCOUNT_X: Flask would set a key of a string
+        raise ConfigError(f"{PREFIX}_ names with __ are not settings of the service") from exc
+    found, unknown = {}, []
+    for name, value in given.items():
+        if name in DEFAULTS and isinstance(value, str):
+            found[name] = _parse(name, value)
+        elif name not in NOT_SETTINGS:
+            unknown.extend(_names(f"{PREFIX}_{name}", value))
+    return found, sorted(unknown)
 
 
-def read(path=None, environ=os.environ):
+def _names(name, value):
+    """The variable names behind a from_prefixed_env value: ACCOUNT_X__Y makes X a dict."""
+    if not isinstance(value, dict):
+        return [name]
+    return [found for key, item in value.items() for found in _names(f"{name}__{key}", item)]
+
+
+def _parse(name, raw):
+    """An ACCOUNT_<NAME> value as the type of the setting's default."""
+    default = DEFAULTS[name]
+    if isinstance(default, bool):
+        if raw.strip().lower() not in _TRUE + _FALSE:
+            raise ConfigError(f"{PREFIX}_{name} must be true or false, got {raw!r}")
+        return raw.strip().lower() in _TRUE
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}_{name} must be an integer, got {raw!r}") from exc
+    return raw
+
+
+def read(path=None):
     """The defaults, instance/config.py and the environment, layered as create_app does
     but neither checked nor completed: for gunicorn's master, which builds no app but
     writes log lines of its own (on_starting's check() reports a bad setting)."""
@@ -175,7 +198,7 @@ def read(path=None, environ=os.environ):
         config.from_pyfile("config.py", silent=True)
     except Exception:  # check() names the problem
         pass
-    config.update(from_environment(environ))
+    config.update(from_environment()[0])
     return config
 
 
@@ -189,10 +212,11 @@ def finalize(config, instance_path, origins=None):
 
     for name, default in DEFAULTS.items():
         value = config[name]
-        if name in _INTEGERS and (isinstance(value, bool) or not isinstance(value, int)):
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be True or False, got {value!r}{where(name)}")
+        elif isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"{name} must be an integer, got {value!r}{where(name)}")
-        if name in _BOOLEANS and not isinstance(value, bool):
-            raise ConfigError(f"{name} must be True or False, got {value!r}{where(name)}")
         if isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{name} must be a string, got {value!r}{where(name)}")
     instance = Path(instance_path)

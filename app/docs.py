@@ -1,8 +1,9 @@
 """The documentation files served by GET /account/file/{filename}.
 
-Each page is rendered from the service's own OpenAPI document, so the pages cannot drift
-from the API. Files are looked up by name in a fixed table: no name can reach the file
-system, so no path can leave the documentation folder.
+Each page is rendered from the service's own OpenAPI document (through the Jinja2 template
+app/templates/docs.html, autoescaped), so the pages cannot drift from the API. Files are
+looked up by name in a fixed table: no name can reach the file system, so no path can
+leave the documentation folder.
 """
 
 import json
@@ -10,8 +11,8 @@ import re
 from functools import lru_cache
 
 from apispec import BasePlugin
-from flask import current_app
-from markupsafe import escape
+from flask import current_app, render_template
+from markupsafe import Markup, escape
 
 from app.extensions import api
 
@@ -154,13 +155,14 @@ _CODE = re.compile(r"`([^`]+)`")
 
 
 def _inline(text):
-    """Escaped text, its `backticked` spans as code, its line breaks as spaces."""
-    return _CODE.sub(r"<code>\1</code>", str(escape(" ".join(str(text).split()))))
+    """Escaped text, its `backticked` spans as code, its line breaks as spaces: markup the
+    template writes as it is."""
+    return Markup(_CODE.sub(r"<code>\1</code>", str(escape(" ".join(str(text).split())))))
 
 
 def _prose(text):
     """_inline text as paragraphs, split on blank lines."""
-    return "".join(f"<p>{_inline(part)}</p>" for part in str(text).split("\n\n") if part.strip())
+    return Markup("").join(Markup("<p>%s</p>") % _inline(part) for part in str(text).split("\n\n") if part.strip())
 
 
 def _status_order(status):
@@ -189,68 +191,66 @@ def _parameters(op, path_item):
 
 
 def render_html(spec, lang, summaries_ru=None, descriptions_ru=None):
-    t = _TEXT[lang]
+    """A page of the document spec in lang, from the template app/templates/docs.html
+    (Jinja2, autoescaped: only _inline's and _prose's markup is not escaped)."""
     summaries_ru = SUMMARIES_RU if summaries_ru is None else summaries_ru
     descriptions_ru = DESCRIPTIONS_RU if descriptions_ru is None else descriptions_ru
-    info = spec["info"]
-    out = [
-        f'<!DOCTYPE html><html lang="{t["lang"]}"><head><meta charset="utf-8">',
-        f"<title>{escape(t['title'])} {escape(info['version'])}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
-        f"</head><body><h1>{escape(t['title'])} {escape(info['version'])}</h1>",
-        f"<h2>{escape(t['operations'])}</h2>",
-    ]
+    operations = []
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             if method == "parameters":
                 continue
             op_id = op.get("operationId", "")
             summary = summaries_ru.get(op_id, "") if lang == "ru" else op.get("summary", "")
-            out.append(f'<h3 id="{escape(op_id)}">{escape(method.upper())} {escape(path)}</h3>')
-            out.append(f"<p><code>{escape(op_id)}</code>: {_inline(summary)}</p>")
             description = descriptions_ru.get(op_id) if lang == "ru" else op.get("description")
-            if description:
-                out.append(_prose(description))
-            if op.get("security"):
-                out.append(f"<p><em>{escape(t['auth'])}</em></p>")
-            params = _parameters(op, methods)
-            if params:
-                out.append(
-                    f"<h4>{escape(t['parameters'])}</h4><table><tr><th>{escape(t['name'])}</th>"
-                    f"<th>{escape(t['in'])}</th><th>{escape(t['type'])}</th><th>{escape(t['required'])}</th></tr>"
-                )
-                for param in params:
-                    required = t["yes"] if param.get("required") else t["no"]
-                    out.append(
-                        f"<tr><td>{escape(param.get('name', ''))}</td><td>{escape(param.get('in', ''))}</td>"
-                        f"<td>{escape(_type(param.get('schema')))}</td><td>{escape(required)}</td></tr>"
-                    )
-                out.append("</table>")
             body = _body_schema(op.get("requestBody"))
-            if body:
-                out.append(f"<h4>{escape(t['body'])}</h4><p>{escape(_type(body))}</p>")
-            out.append(f"<h4>{escape(t['responses'])}</h4><ul>")
-            for status, response in sorted(op.get("responses", {}).items(), key=lambda item: _status_order(item[0])):
-                schema = _body_schema(response) if isinstance(response, dict) else None
-                label = _type(schema) if schema else ""
-                if isinstance(response, str):
-                    label = response
-                out.append(f"<li>{escape(status)} {escape(label)}</li>")
-            out.append("</ul>")
-    out.append(f"<h2>{escape(t['schemas'])}</h2>")
-    for name, schema in sorted(spec.get("components", {}).get("schemas", {}).items()):
-        out.append(
-            f'<h3 id="schema-{escape(name)}">{escape(name)}</h3><table><tr><th>{escape(t["field"])}</th>'
-            f"<th>{escape(t['type'])}</th><th>{escape(t['required'])}</th></tr>"
-        )
-        required = set(schema.get("required", []))
-        for field, prop in schema.get("properties", {}).items():
-            flag = t["yes"] if field in required else t["no"]
-            out.append(f"<tr><td>{escape(field)}</td><td>{escape(_type(prop))}</td><td>{escape(flag)}</td></tr>")
-        out.append("</table>")
-    out.append("</body></html>")
-    return "\n".join(out)
+            operations.append(
+                {
+                    "id": op_id,
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": _inline(summary),
+                    "description": _prose(description) if description else "",
+                    "secured": bool(op.get("security")),
+                    "parameters": [
+                        {
+                            "name": param.get("name", ""),
+                            "where": param.get("in", ""),
+                            "type": _type(param.get("schema")),
+                            "required": bool(param.get("required")),
+                        }
+                        for param in _parameters(op, methods)
+                    ],
+                    "body": _type(body) if body else "",
+                    "responses": [
+                        (status, _response_label(response))
+                        for status, response in sorted(
+                            op.get("responses", {}).items(), key=lambda item: _status_order(item[0])
+                        )
+                    ],
+                }
+            )
+    schemas = [
+        {
+            "name": name,
+            "fields": [
+                {"name": field, "type": _type(prop), "required": field in set(schema.get("required", []))}
+                for field, prop in schema.get("properties", {}).items()
+            ],
+        }
+        for name, schema in sorted(spec.get("components", {}).get("schemas", {}).items())
+    ]
+    return render_template(
+        "docs.html", t=_TEXT[lang], version=spec["info"]["version"], operations=operations, schemas=schemas
+    )
+
+
+def _response_label(response):
+    """A response's schema type, or the text of a response given as a string."""
+    if isinstance(response, str):
+        return response
+    schema = _body_schema(response) if isinstance(response, dict) else None
+    return _type(schema) if schema else ""
 
 
 @lru_cache(maxsize=16)

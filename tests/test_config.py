@@ -20,8 +20,9 @@ FILE_SECRET = "file-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
     """An empty instance folder, named by ACCOUNT_INSTANCE_PATH alone."""
-    for name in ("ACCOUNT_DATABASE_URL", "ACCOUNT_JWT_SECRET", "ACCOUNT_BCRYPT_ROUNDS", "ACCOUNT_ENV_ID"):
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("ACCOUNT_"):
+            monkeypatch.delenv(name)
     folder = tmp_path / "instance"
     folder.mkdir()
     monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(folder))
@@ -184,3 +185,71 @@ def test_gunicorn_stops_with_one_error_line(tmp_path, config):
         assert "Traceback" not in result.stderr
     else:
         assert "App failed to load" in result.stderr
+
+
+def test_environment_values_are_read_as_their_setting_type_not_as_json(instance, database_url, monkeypatch):
+    """from_prefixed_env's default json.loads would turn these into a number, None, a list."""
+    secret = '["not", "a", "list", "but", "a", "secret", "string"]'
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": secret,
+        "ENV_ID": "0123",
+        "POD_ID": "null",
+        "BCRYPT_ROUNDS": "05",
+        "LOGIN_THROTTLE": "Off",
+        "QUOTA_DURABLE_COMMIT": "yes",
+    }.items():
+        monkeypatch.setenv(f"ACCOUNT_{name}", value)
+    config = _built().config
+    assert (config["JWT_SECRET"], config["ENV_ID"], config["POD_ID"]) == (secret, "0123", "null")
+    assert config["BCRYPT_ROUNDS"] == 5
+    assert config["LOGIN_THROTTLE"] is False and config["QUOTA_DURABLE_COMMIT"] is True
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"ACCOUNT_LOGIN_THROTTLE": "maybe"}, r"^ACCOUNT_LOGIN_THROTTLE must be true or false, got 'maybe'$"),
+        ({"ACCOUNT_METRICS_PORT": "9O90"}, r"^ACCOUNT_METRICS_PORT must be an integer, got '9O90'$"),
+        ({"ACCOUNT_ENV_ID": "x", "ACCOUNT_ENV_ID__A": "y"}, r"^ACCOUNT_ names with __ are not settings"),
+    ],
+)
+def test_a_bad_environment_value_names_its_variable(instance, monkeypatch, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app()
+
+
+def test_unknown_account_variables_are_reported_by_name_and_ignored(instance, database_url, monkeypatch, caplog):
+    hidden = "hunter2-hunter2-hunter2-hunter2-hunter2"
+    monkeypatch.setenv("ACCOUNT_DATABASE_URL", database_url)
+    monkeypatch.setenv("ACCOUNT_JWT_SECRET", FILE_SECRET)
+    monkeypatch.setenv("ACCOUNT_JWT_SECRTE", hidden)  # a typo: the operator must hear of it
+    monkeypatch.setenv("ACCOUNT_LOG__LEVEL", "debug")  # from_prefixed_env's nested form
+    monkeypatch.setenv("ACCOUNT_TEST_DATABASE_URL", database_url)  # read by the tests, not a setting
+    with caplog.at_level("WARNING", logger="app.config"):
+        config = _built().config
+    warnings = [record.getMessage() for record in caplog.records if record.name == "app.config"]
+    assert warnings == ["ACCOUNT_JWT_SECRTE, ACCOUNT_LOG__LEVEL: not settings of the service, ignored"]
+    assert hidden not in caplog.text
+    assert not {"JWT_SECRTE", "LOG", "TEST_DATABASE_URL", "INSTANCE_PATH"} & set(config)
+    assert config["JWT_SECRET"] == FILE_SECRET
+
+
+def test_gunicorns_master_reads_the_layers_unchecked(instance, monkeypatch, caplog):
+    """config.read(): what gunicorn.conf.py and the log set-up read in the master, which
+    builds no app; check() reports a bad value there."""
+    from app import config as settings
+
+    (instance / "config.py").write_text('METRICS = "port"\nMETRICS_PORT = 9100\nBCRYPT_ROUNDS = 99\n')
+    monkeypatch.setenv("ACCOUNT_METRICS_PORT", "9200")
+    monkeypatch.setenv("ACCOUNT_LOG_FORMAT", "json")
+    monkeypatch.setenv("ACCOUNT_UNKNOWN", "x")
+    with caplog.at_level("WARNING", logger="app.config"):
+        read = settings.read()
+    assert (read["METRICS"], read["METRICS_PORT"], read["LOG_FORMAT"]) == ("port", 9200, "json")
+    assert read["BCRYPT_ROUNDS"] == 99 and read["JWT_SECRET"] == ""  # neither checked nor completed
+    assert "UNKNOWN" not in read and not caplog.records  # create_app and check() report it
+    with pytest.raises(ConfigError, match="BCRYPT_ROUNDS must be between 4 and 31"):
+        settings.check()

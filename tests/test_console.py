@@ -26,6 +26,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.console import CONTENT_SECURITY_POLICY
 from app.demo import PASSWORD
+from schemas.common import CALCULATION_STATUSES, PROCESS_TYPES, SERVICES
 from tests import servers
 from tests.conftest import process_record
 
@@ -184,7 +185,13 @@ def column(driver, index):
 
 
 def test_console_files_are_served_with_a_strict_policy(server):
-    for path, kind in (("/", "text/html"), ("/app.js", "text/javascript"), ("/console.css", "text/css")):
+    files = (
+        ("/", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/enums.js", "text/javascript"),
+        ("/console.css", "text/css"),
+    )
+    for path, kind in files:
         with urllib.request.urlopen(f"{server.host}/account/console{path}", timeout=30) as response:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith(kind)
@@ -208,6 +215,22 @@ def test_console_files_are_served_with_a_strict_policy(server):
         for name in ("app.js", "api.js", "chart.js", "i18n.js")
     )
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", scripts)
+
+
+def test_the_console_takes_the_enums_from_the_schemas(server):
+    """enums.js is made from schemas/common.py, and no script repeats a value of its own."""
+    with urllib.request.urlopen(f"{server.host}/account/console/enums.js", timeout=30) as response:
+        module = response.read().decode()
+    exported = {name: json.loads(values) for name, values in re.findall(r"^export const (\w+) = (.+);$", module, re.M)}
+    assert exported == {
+        "SERVICES": list(SERVICES),
+        "PROCESS_TYPES": list(PROCESS_TYPES),
+        "STATUSES": list(CALCULATION_STATUSES),
+    }
+    static = Path(__file__).parent.parent / "app/console/static"
+    scripts = "".join(path.read_text() for path in static.glob("*.js"))
+    for value in (*SERVICES, *PROCESS_TYPES, *CALCULATION_STATUSES):
+        assert f'"{value}"' not in scripts, value
 
 
 # ---------------------------------------------------------------- sign-in failures
@@ -295,6 +318,13 @@ def test_demo_user_console(server, browser, shots):
     browser.execute_script(
         "arguments[0].value = arguments[1]", browser.find_element(By.ID, "audit-from"), f"{since}T00:00"
     )
+    for select, values in (
+        ("audit-service", SERVICES),
+        ("audit-process-type", PROCESS_TYPES),
+        ("audit-status", CALCULATION_STATUSES),
+    ):
+        options = browser.execute_script(f"return [...document.querySelectorAll('#{select} option')].map(o => o.value)")
+        assert options == ["", *values], select  # "any", then the schemas' values (enums.js)
     Select(browser.find_element(By.ID, "audit-service")).select_by_value("ROUTING")
     browser.find_element(By.ID, "audit-apply").click()
     query = f"from={since}T00:00:00%2B03:00&service=ROUTING&limit=20&sort_field=time&sort_direction=DESC"

@@ -5,6 +5,7 @@ in status order (in the OpenAPI documents too) and no parameter is listed twice.
 import re
 
 import pytest
+from markupsafe import escape
 
 from app.api.v6 import ApiV6
 from app.docs import DESCRIPTIONS_RU
@@ -112,3 +113,34 @@ def test_no_parameter_is_listed_twice(client, prefix, name):
     for op_id in data_ops:
         rows = re.findall(r"<tr><td>([^<]+)</td><td>(path)</td>", sections[op_id])
         assert len(rows) == 1, (op_id, rows)
+
+
+def test_the_template_escapes_every_text_of_the_document(app):
+    """Names, paths, summaries, notes and types come from the document: none becomes markup."""
+    from app.docs import render_html
+
+    evil = '<script>alert("x")</script>'
+    spec = {
+        "info": {"version": evil},
+        "paths": {
+            f"/a/{evil}": {
+                "parameters": [{"name": evil, "in": "path", "required": True, "schema": {"type": "string"}}],
+                "get": {
+                    "operationId": f"op{evil}",
+                    "summary": f"sum `{evil}` {evil}",
+                    "description": f"note {evil}\n\nsecond `code`",
+                    "security": [{"ApiKeyAuth": []}],
+                    "requestBody": {"content": {"application/json": {"schema": {"$ref": f"#/c/{evil}"}}}},
+                    "responses": {"default": evil, "200": {"content": {"a/b": {"schema": {"enum": [evil]}}}}},
+                },
+            }
+        },
+        "components": {"schemas": {evil: {"required": [evil], "properties": {evil: {"pattern": evil}}}}},
+    }
+    with app.test_request_context():
+        page = render_html(spec, "en")
+    # 15: all but the $ref, of which the type shows the last path segment.
+    assert "<script" not in page and page.count("&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") == 15
+    assert f"<code>{escape(evil)}</code>" in page and "<p>second <code>code</code></p>" in page
+    assert "<li>200 object enum: &lt;script&gt;" in page and page.index("<li>200 ") < page.index("<li>default ")
+    assert "<p><em>Requires a bearer token" in page and "<td>yes</td>" in page

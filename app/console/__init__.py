@@ -3,11 +3,21 @@ static files (no build step). It calls the 7.9 API with the user's bearer token,
 keeps in the tab's sessionStorage; these routes serve only the application's files, so
 they need no token themselves."""
 
+import json
+from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, redirect, request, send_from_directory, url_for
+from flask import Blueprint, Response, redirect, request, send_from_directory, url_for
+
+from schemas.common import CALCULATION_STATUSES, PROCESS_TYPES, SERVICES
 
 STATIC = Path(__file__).parent / "static"
+
+# The API's enums the console offers (the audit's filters), served as the module enums.js
+# from their one definition: a service added to schemas/common.py appears in the console
+# with no edit to its scripts.
+ENUMS = {"SERVICES": SERVICES, "PROCESS_TYPES": PROCESS_TYPES, "STATUSES": CALCULATION_STATUSES}
+ENUMS_MODULE = "enums.js"
 
 # No inline script or style, nothing from another origin; the API is same-origin.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -53,5 +63,17 @@ def page():
 
 @bp.route("/<path:name>", methods=["GET"])
 def asset(name):
-    """The application's files; anything else is the service's General404."""
+    """The application's files, and enums.js made from the schemas; anything else is the
+    service's General404."""
+    if name == ENUMS_MODULE:
+        return Response(enums_module(), mimetype="text/javascript")
     return send_from_directory(STATIC, name)
+
+
+@cache
+def enums_module():
+    """The text of enums.js: an ES module exporting each of ENUMS as an array of strings
+    (JSON is valid JavaScript here: arrays of ASCII names)."""
+    lines = ["// Made by the service (app/console/__init__.py) from schemas/common.py."]
+    lines += [f"export const {name} = {json.dumps(list(values))};" for name, values in ENUMS.items()]
+    return "\n".join(lines) + "\n"

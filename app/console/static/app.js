@@ -2,20 +2,9 @@
 // User data goes into the page as text only (textContent, attribute values), never as HTML.
 import * as api from "./api.js";
 import { stackedColumns } from "./chart.js";
+import { PROCESS_TYPES, SERVICES, STATUSES } from "./enums.js"; // made from the API's schemas
 import { lang, number, setLang, t, translatePage } from "./i18n.js";
 
-const SERVICES = ["UNIVERSAL", "ROUTING", "ACCOUNT", "ADMIN", "STUDIO", "MONITOR", "PACKER", "AGRO"];
-const PROCESS_TYPES = ["NOTRACE", "TRACE", "PLAN", "ACTUALIZE", "CONVERT", "VALIDATE", "ROUTE", "MATRIX"];
-const STATUSES = [
-  "WAITING",
-  "IN_PROGRESS",
-  "FINISHED_IN_TIME",
-  "FINISHED_OUT_OF_TIME",
-  "CANCELED",
-  "CANCELED_BY_TIMEOUT",
-  "CANCELED_BY_QUOTA",
-  "FAILED",
-];
 const VIEWS = ["usage", "audit", "profile", "quotas"];
 const PAGE = 20;
 const DAY = 86400000;
