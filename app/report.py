@@ -8,12 +8,12 @@ filterable, with a totals row that follows the filter). Every sheet prints lands
 to the page width, with its header row repeated."""
 
 import math
-import re
 import tempfile
 from datetime import timedelta
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -29,13 +29,12 @@ CHART_TITLE = "Points per day, by service"
 SUMMARY_TABLE_ROW = 24  # the by-service table's caption, below the chart
 _CHART_LABELS = 16  # at most this many date labels under the chart
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _MAX_CELL = 32767
 
 
 def safe_text(value):
     """Text from user data as inert text: no formula, no control character, Excel's size."""
-    text = _ILLEGAL.sub("", str(value))
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
     if text.startswith(_FORMULA_START):
         text = "'" + text
     return text[:_MAX_CELL]
