@@ -1,15 +1,26 @@
-"""The usage report as an .xlsx workbook, written in openpyxl's write-only mode so that
-rows stream to a temporary file instead of building the workbook in memory.
+"""The usage report as an .xlsx workbook.
 
 Three sheets: Summary (who, which period, whose local days, the totals, a table by service
 and process type, and the daily points as columns stacked by service), Days (one row per
 day of the period, zero days included: the chart's data) and Data (the statistics rows,
 filterable, with a totals row that follows the filter). Every sheet prints landscape, fit
-to the page width, with its header row repeated."""
+to the page width, with its header row repeated.
 
+openpyxl (write-only mode) writes the workbook's parts: the Summary, the chart, the styles,
+and each sheet's layout, header row and print settings. The rows of Days and Data (a row
+per day, up to 3,653, and one per statistics row) are nearly all the cells, and openpyxl
+builds an object, a style and an element for each: for the heavy user's 10-year report
+that was most of the request. They hold only numbers, dates and inline strings in styles
+registered with openpyxl, so they are written here as the <row> markup openpyxl writes,
+streamed a chunk at a time into the saved sheets before </sheetData>."""
+
+import io
 import math
 import tempfile
-from datetime import timedelta
+import zipfile
+from datetime import date, timedelta
+from typing import NamedTuple
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -30,6 +41,8 @@ SUMMARY_TABLE_ROW = 24  # the by-service table's caption, below the chart
 _CHART_LABELS = 16  # at most this many date labels under the chart
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MAX_CELL = 32767
+_EXCEL_EPOCH = date(1899, 12, 30)
+_ROWS_PER_CHUNK = 1000  # rows joined into one write to the archive
 
 
 def safe_text(value):
@@ -64,6 +77,140 @@ def _date_cell(ws, day, bold=False):
 
 def _numbers(ws, values, bold=False):
     return [_cell(ws, value, NUMBER, bold) for value in values]
+
+
+def _style_id(ws, number_format, bold=False):
+    """The workbook's index of that cell style (registering it), for cells written as XML."""
+    return _cell(ws, None, number_format, bold).style_id
+
+
+def _excel_day(day):
+    """The serial number of a date as openpyxl writes it (Excel's 1900 leap-year bug kept)."""
+    days = (day - _EXCEL_EPOCH).days
+    return days - 1 if 0 < days <= 60 else days
+
+
+class _Cells:
+    """<c> markup for cells of one column, as openpyxl writes them (types n, inlineStr, and
+    a formula with its cached value)."""
+
+    def __init__(self, column, style=None):
+        self.column = get_column_letter(column)
+        self.style = "" if style is None else f' s="{style}"'
+        self._texts = {}
+
+    def number(self, row, value):
+        return f'<c r="{self.column}{row}"{self.style} t="n"><v>{value}</v></c>'
+
+    def text(self, row, value):
+        text = self._texts.get(value)
+        if text is None:
+            text = safe_text(value)
+            space = ' xml:space="preserve"' if text != text.strip() else ""
+            text = self._texts[value] = f"<is><t{space}>{escape(text)}</t></is>"
+        return f'<c r="{self.column}{row}"{self.style} t="inlineStr">{text}</c>'
+
+    def formula(self, row, formula, value):
+        return f'<c r="{self.column}{row}"{self.style}><f>{escape(formula)}</f><v>{value}</v></c>'
+
+
+def _row(number, cells):
+    return f'<row r="{number}">{"".join(cells)}</row>'
+
+
+def _chunks(rows):
+    """<row> strings joined and encoded a chunk at a time: memory stays a chunk's."""
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == _ROWS_PER_CHUNK:
+            yield "".join(chunk).encode()
+            chunk = []
+    if chunk:
+        yield "".join(chunk).encode()
+
+
+def _save(workbook, sheet_rows):
+    """A temporary file holding the workbook with sheet_rows ({sheet: iterable of <row>
+    strings}) added after each sheet's rows."""
+    saved = io.BytesIO()
+    workbook.save(saved)
+    added = {ws.path.lstrip("/"): rows for ws, rows in sheet_rows.items()}
+    handle = tempfile.TemporaryFile()
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename not in added:
+                target.writestr(item, content)
+                continue
+            head, tail = content.split(b"</sheetData>")
+            with target.open(item.filename, "w") as out:
+                out.write(head)
+                for chunk in _chunks(added[item.filename]):
+                    out.write(chunk)
+                out.write(b"</sheetData>" + tail)
+    handle.seek(0)
+    return handle
+
+
+class _Styles(NamedTuple):
+    """Style indexes of the cells written as XML: registered with the workbook before it
+    is saved, so that its styles part holds them."""
+
+    date: int
+    number: int
+    bold: int
+    bold_number: int
+
+    @classmethod
+    def of(cls, ws):
+        return cls(_style_id(ws, DATE), _style_id(ws, NUMBER), _style_id(ws, None, True), _style_id(ws, NUMBER, True))
+
+
+def _days_rows(styles, days, daily, services):
+    """Days' rows: a day, its points by service, their total."""
+    date_cells = _Cells(1, styles.date)
+    point_cells = [_Cells(column, styles.number) for column in range(2, len(services) + 3)]
+    for row_number, day in enumerate(days, 2):
+        by_service = daily.get(day, {})
+        points = [by_service.get(service, 0) for service in services]
+        points.append(sum(points))
+        yield _row(
+            row_number,
+            [date_cells.number(row_number, _excel_day(day))]
+            + [cells.number(row_number, value) for cells, value in zip(point_cells, points, strict=True)],
+        )
+
+
+def _data_rows(styles, rows, totals):
+    """Data's rows: the statistics rows, then the totals row; SUBTOTAL(109, ...) sums the
+    rows the filter shows, so the totals follow the filter (cached: every row shows)."""
+    date_cells = _Cells(1, styles.date)
+    name_cells = (_Cells(2), _Cells(3))
+    figure_cells = [_Cells(column, styles.number) for column in range(4, 8)]
+    serials = {}
+    for row_number, (day, service, process_type, *figures) in enumerate(rows, 2):
+        serial = serials.get(day)
+        if serial is None:
+            serial = serials[day] = _excel_day(day)
+        yield _row(
+            row_number,
+            [
+                date_cells.number(row_number, serial),
+                name_cells[0].text(row_number, service),
+                name_cells[1].text(row_number, process_type),
+            ]
+            + [cells.number(row_number, value) for cells, value in zip(figure_cells, figures, strict=True)],
+        )
+    last = len(rows) + 1
+    yield _row(
+        last + 1,
+        [_Cells(1, styles.bold).text(last + 1, "Total")]
+        + [
+            _Cells(column, styles.bold_number).formula(last + 1, f"SUBTOTAL(109,{letter}2:{letter}{last})", total)
+            for column, letter, total in zip(range(4, 8), "DEFG", totals, strict=True)
+        ],
+    )
 
 
 def _print_setup(ws, title_rows="1:1"):
@@ -173,9 +320,6 @@ def write_report(rows, username, company, first_day, last_day, timezone=0):
     days_sheet.freeze_panes = "B2"
     _print_setup(days_sheet)
     days_sheet.append(_header(days_sheet, ("Date", *services, "Total points")))
-    for day in days:
-        points = [daily.get(day, {}).get(service, 0) for service in services]
-        days_sheet.append([_date_cell(days_sheet, day), *_numbers(days_sheet, [*points, sum(points)])])
     if services:
         summary.add_chart(_chart(days_sheet, services, len(days)), "C1")
 
@@ -184,21 +328,9 @@ def write_report(rows, username, company, first_day, last_day, timezone=0):
     data.freeze_panes = "A2"
     _print_setup(data)
     data.append(_header(data, HEADERS))
-    for day, service, process_type, *figures in rows:
-        data.append([_date_cell(data, day), service, process_type, *_numbers(data, figures)])
-    last = len(rows) + 1
-    data.auto_filter.ref = f"A1:G{last}"
-    # SUBTOTAL(109, ...) sums the rows the filter shows, so the totals follow the filter.
-    data.append(
-        [
-            _cell(data, "Total", bold=True),
-            "",
-            "",
-            *(_cell(data, f"=SUBTOTAL(109,{letter}2:{letter}{last})", NUMBER, True) for letter in "DEFG"),
-        ]
-    )
+    data.auto_filter.ref = f"A1:G{len(rows) + 1}"
 
-    handle = tempfile.TemporaryFile()
-    workbook.save(handle)
-    handle.seek(0)
-    return handle
+    styles = _Styles.of(data)
+    return _save(
+        workbook, {days_sheet: _days_rows(styles, days, daily, services), data: _data_rows(styles, rows, totals)}
+    )
