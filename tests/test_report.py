@@ -362,3 +362,51 @@ def test_hostile_names_are_inert_text_in_the_workbook():
     assert summary["User"] == "'=cmd|' /C calc'!A0"
     assert summary["Company"] == "'@company"
     assert all(cell.data_type != "f" for row in workbook["Summary"].iter_rows() for cell in row)
+
+
+# ------------------------------------------------ rows written as XML (Days and Data)
+
+
+def test_data_rows_read_back_exactly_whatever_the_day_or_name():
+    """Days around Excel's 1900 leap-year bug, names that XML must escape, with edge
+    spaces or a formula's start: each comes back as the same date and inert text."""
+    rows = [
+        (date(1900, 1, 1), "A&B <x>", 'say "hi"', 1, 2, 3, 4),
+        (date(1900, 2, 28), " lead", "trail ", 0, 5, 0, 1),
+        (date(1900, 3, 1), "=1+1", "@SUM(A1)", 7, 8, 9, 10),
+        (date(2026, 11, 2), "ROUTING", "ROUTE", 4, 9, 8, 1),
+    ]
+    workbook = load_workbook(write_report(rows, "alice", "acme", date(1900, 1, 1), date(1900, 3, 1)))
+    assert data_rows(workbook) == [
+        (day, safe_text(service), safe_text(process_type), *figures) for day, service, process_type, *figures in rows
+    ]
+    assert [cell.data_type for row in workbook["Data"].iter_rows(max_row=5) for cell in row].count("f") == 0
+    days = [row[0].date() for row in workbook["Days"].iter_rows(min_row=2, values_only=True)]
+    assert days == [date(1900, 1, 1) + timedelta(days=n) for n in range(60)]
+
+
+def test_data_totals_carry_their_values_for_readers_that_do_not_calculate(client, alice, usage):
+    content = get_report(client, alice, **PERIOD).data
+    sheet = load_workbook(io.BytesIO(content), data_only=True)["Data"]
+    assert [cell.value for cell in sheet[sheet.max_row]] == ["Total", None, None, 8, 123, 16, 7]
+    assert all(cell.font.b and cell.number_format == "#,##0" for cell in sheet[sheet.max_row][3:])
+
+
+def test_a_ten_year_report_has_every_day_in_days_and_the_chart():
+    first, last = date(2016, 1, 2), date(2026, 1, 1)
+    rows = [
+        (first, "ROUTING", "ROUTE", 1, 5, 1, 1),
+        (date(2020, 2, 29), "ROUTING", "PLAN", 2, 6, 2, 1),
+        (date(2020, 2, 29), "UNIVERSAL", "PLAN", 3, 7, 3, 2),
+        (last, "UNIVERSAL", "TRACE", 4, 8, 4, 1),
+    ]
+    workbook = load_workbook(write_report(rows, "alice", "acme", first, last, -5))
+    days = [(row[0].date(), *row[1:]) for row in workbook["Days"].iter_rows(min_row=2, values_only=True)]
+    assert len(days) == 3653
+    assert [day[0] for day in days] == [first + timedelta(days=n) for n in range(3653)]
+    by_day = {day[0]: day[1:] for day in days if day[3]}
+    assert by_day == {first: (5, 0, 5), date(2020, 2, 29): (6, 7, 13), last: (0, 8, 8)}
+    (chart,) = workbook["Summary"]._charts
+    assert {series.cat.numRef.f for series in chart.series} == {"'Days'!$A$2:$A$3654"}
+    assert data_rows(workbook) == rows
+    assert workbook["Data"].auto_filter.ref == "A1:G5"
