@@ -10,8 +10,6 @@ from app.db.users import find_token_state, find_user_for_token
 from app.exceptions import ApiError
 from app.security import InvalidToken, decode_token, unquote_token
 
-PROTECTED_ATTR = "_account_auth_roles"
-
 
 def _current(raw_token, find):
     """find(conn, username)'s row for a token's user when the token is valid now, else None:
@@ -65,7 +63,6 @@ def login_required(roles=None):
                 raise ApiError(403, "This operation needs the role " + " or ".join(roles))
             return view(*args, **kwargs)
 
-        setattr(wrapper, PROTECTED_ATTR, tuple(roles or ()))
         wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))
         wrapper._apidoc.setdefault("manual_doc", {})["security"] = [{"ApiKeyAuth": []}]
         return wrapper

@@ -9,6 +9,7 @@ import uuid
 
 import bcrypt
 import jwt
+from cachetools import LRUCache
 
 # Header keys a token may carry; anything else (kid, jku, x5u, jwk, crit...) is refused.
 _ALLOWED_HEADER_KEYS = {"alg", "typ"}
@@ -76,9 +77,10 @@ class InvalidToken(Exception):
 # session, and verifying it again (two JSON parses, an HMAC, the claim checks) was an
 # eighth of the time of GET /account/info. The key holds every setting the verification
 # depends on; a hit re-checks what time can change (exp; iat and nbf only get more valid).
-# Revocation is not cached: callers check the token version against the database.
-_VERIFIED_MAX = 1024
-_verified = {}
+# Least recently used tokens leave first; the lock guards the cache's bookkeeping, which a
+# read updates too. Revocation is not cached: callers check the token version against the
+# database.
+_verified = LRUCache(maxsize=1024)
 _verified_lock = threading.Lock()
 
 
@@ -88,7 +90,8 @@ def decode_token(config, token):
         raise InvalidToken("malformed")
     leeway = int(config["JWT_LEEWAY"])
     key = (token, config["JWT_SECRET"], config["JWT_ALGORITHM"], config["JWT_AUDIENCE"], config["JWT_ISSUER"], leeway)
-    hit = _verified.get(key)
+    with _verified_lock:
+        hit = _verified.get(key)
     if hit is not None:
         claims, expires = hit
         if expires <= time.time() - leeway:  # PyJWT's own test of exp
@@ -96,8 +99,6 @@ def decode_token(config, token):
         return dict(claims)
     claims = _verify(config, token, leeway)
     with _verified_lock:
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.pop(next(iter(_verified)))  # the oldest entry
         _verified[key] = (claims, int(claims["exp"]))  # a number (_verify); a fraction ends it sooner
     return dict(claims)
 

@@ -19,7 +19,7 @@ blp = Blueprint(
 @blp.route("/reservations", methods=["POST"])
 @login_required(roles=PRODUCER_ROLES)
 @operation(blp, 400, 401, 402, 403, 404, 415, 429, 500)
-@blp.arguments(ReservationRequest)
+@blp.arguments(ReservationRequest())
 @blp.response(200, Reservation)
 def create_quota_reservation(request):
     """Reserve a user's quota for one process (for BOT and ADMIN tokens; an extension).

@@ -2,11 +2,29 @@
 
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal_column, select, update
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, literal_column, select, text, update
 
 from app.db import rollups, upsert
 from app.db.days import DAY_US, HOUR_US
 from app.db.tables import process_requests, processes, quota_reservations, quotas, users
+
+
+class Day(NamedTuple):
+    """A user's local day: its number (days since 1970-01-01) and its bounds in UTC."""
+
+    number: int
+    start_us: int
+    end_us: int
+
+
+def local_day(now_us, tz_hours):
+    """The user's local day holding now_us: its number is the one ingestion counts days by
+    (app.db.rollups.local_day). PostgreSQL's decision computes the same in SQL (migration
+    0009, quota_decision_snapshot), because there the timezone is read, the day computed
+    and its usage read in one statement once the quota is locked."""
+    number = rollups.local_day(now_us, tz_hours)
+    start = number * DAY_US - tz_hours * HOUR_US
+    return Day(number, start, start + DAY_US)
 
 
 class Usage(NamedTuple):
@@ -29,21 +47,6 @@ _QUOTA_LIMITS = ("points_per_request", "points_per_day", "max_concurrent_executi
 
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.company_key, users.c.enabled, users.c.timezone)
-_USER_AND_QUOTA = (
-    select(*_USER_COLUMNS, *(quotas.c[name] for name in _QUOTA_LIMITS))
-    .join(quotas, quotas.c.user_id == users.c.id)
-    .where(
-        users.c.username == bindparam("username"),
-        quotas.c.service == bindparam("service"),
-        quotas.c.process_type == bindparam("process_type"),
-    )
-)
-_USER_AND_LOCKED_QUOTA = _USER_AND_QUOTA.with_for_update(of=quotas)
-# The same, and the transaction's commit does not wait for the WAL flush: set_config is
-# SET LOCAL synchronous_commit as a function, in the same round trip.
-_USER_AND_LOCKED_QUOTA_FAST = _USER_AND_LOCKED_QUOTA.add_columns(
-    func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
-)
 
 
 class CodeState(NamedTuple):
@@ -184,11 +187,11 @@ def usage(conn, user_id, service, process_type, day, start_us, end_us, now_us):
             "now_us": now_us,
         },
     ).one()
-    return _usage(row)
+    return _usage(row._mapping)
 
 
-def _usage(row):
-    return Usage(int(row.used), int(row.reserved), int(row.active), row.earliest)
+def _usage(values):
+    return Usage(int(values["used"]), int(values["reserved"]), int(values["active"]), values["earliest"])
 
 
 class Snapshot(NamedTuple):
@@ -197,22 +200,17 @@ class Snapshot(NamedTuple):
     target: Target | None  # None: an unknown user
     state: CodeState
     usage: Usage
-    day: int  # the user's local day now (days since 1970-01-01)
+    day: int | None  # the user's local day now (days since 1970-01-01); None: an unknown user
 
 
-def _snapshot_statement():
-    """decision_snapshot()'s statement: the user and quota, what the code names, and the
-    quota's usage on the user's local day, computed from their timezone in SQL."""
-    now_us = bindparam("now_us", type_=BigInteger)
+def _target_statement():
+    """decision_snapshot()'s first read on SQLite: the user and their quota, and what the
+    code names, in one statement from a one-row anchor."""
     service, process_type = bindparam("service"), bindparam("process_type")
     key = select(bindparam("code", type_=String).label("code")).subquery("k")
     target = users.alias("target")
     reservation = quota_reservations.alias("code_reservation")
     process = processes.alias("code_process")
-    offset_us = target.c.timezone * literal_column(str(HOUR_US), BigInteger)
-    day = (now_us + offset_us) // literal_column(str(DAY_US), BigInteger)
-    start_us = day * literal_column(str(DAY_US), BigInteger) - offset_us
-    end_us = start_us + literal_column(str(DAY_US), BigInteger)
     return (
         select(
             *(target.c[column.name].label(f"user_{column.name}") for column in _USER_COLUMNS),
@@ -221,8 +219,6 @@ def _snapshot_statement():
             *(reservation.c[column.name].label(f"reservation_{column.name}") for column in quota_reservations.c),
             process.c.user_id.label("process_user_id"),
             process.c.status.label("process_status"),
-            day.label("day"),
-            *_usage_columns(target.c.id, service, process_type, day, start_us, end_us, now_us),
         )
         .select_from(key)
         .outerjoin(target, target.c.username == bindparam("username"))
@@ -235,20 +231,31 @@ def _snapshot_statement():
     )
 
 
-_SNAPSHOT = _snapshot_statement()
+_TARGET = _target_statement()
+# PostgreSQL: the quota row's lock and the whole read in one call of a PL/pgSQL function
+# (migration 0009), whose statements are planned once per server connection, not once per
+# decision as a statement sent unprepared is. It returns the columns of _TARGET and _USAGE.
+_DECISION = text("SELECT * FROM quota_decision_snapshot(:username, :service, :process_type, :code, :now_us, :durable)")
 
 
 def decision_snapshot(tx, username, service, process_type, process_code, now_us, durable=True):
-    """The Snapshot of a decision, read in one statement once the quota is held: on
-    PostgreSQL the row lock of the user's quota (SELECT ... FOR UPDATE) travels in the same
-    query, before it, so the read sees every decision committed before it (each statement
-    of a READ COMMITTED transaction takes a new snapshot). SQLite's callers hold the
-    database's write lock already. durable=False: the commit will not wait for the WAL
-    flush (a server crash may then forget the last decisions whole, never part of one)."""
-    params = {"username": username, "service": service, "process_type": process_type}
-    lock = _USER_AND_LOCKED_QUOTA if durable else _USER_AND_LOCKED_QUOTA_FAST
-    row = tx.execute(_SNAPSHOT, {**params, "code": process_code, "now_us": now_us}, lock=(lock, params)).one()
-    values = row._mapping
+    """The Snapshot of a decision, read once the quota is held. On PostgreSQL the function
+    takes the row lock of the user's quota (SELECT ... FOR UPDATE) and then reads in a
+    statement of its own, so the read sees every decision committed before the lock was
+    granted. SQLite's callers hold the database's write lock already. durable=False: the
+    commit will not wait for the WAL flush (a server crash may then forget the last
+    decisions whole, never part of one)."""
+    params = {"username": username, "service": service, "process_type": process_type, "code": process_code}
+    if tx.dialect.name == "postgresql":
+        values = tx.execute(_DECISION, {**params, "now_us": now_us, "durable": durable}).one()._mapping
+        used, day = _usage(values), values["day"]
+    else:
+        values = tx.execute(_TARGET, params).one()._mapping
+        used, day = Usage(0, 0, 0, None), None
+        if values["user_id"] is not None:
+            today = local_day(now_us, values["user_timezone"])
+            used = usage(tx, values["user_id"], service, process_type, today.number, *today[1:], now_us)
+            day = today.number
     target = None
     if values["user_id"] is not None:
         quota = None if values["quota_id"] is None else {name: values[name] for name in _QUOTA_LIMITS}
@@ -257,7 +264,7 @@ def decision_snapshot(tx, username, service, process_type, process_code, now_us,
     if values["reservation_process_code"] is not None:
         reservation = {column.name: values[f"reservation_{column.name}"] for column in quota_reservations.c}
     state = CodeState(reservation, values["process_user_id"], values["process_status"])
-    return Snapshot(target, state, _usage(row), None if values["day"] is None else int(values["day"]))
+    return Snapshot(target, state, used, None if day is None else int(day))
 
 
 # The writes that end a decision's transaction (tx: app.db.SerializedTransaction): each

@@ -8,7 +8,6 @@ on SQLite), so concurrent deciders on any worker never grant past a limit.
 
 import math
 from datetime import timedelta
-from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -16,7 +15,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app import clock, db
 from app.db import NotFound, scope
 from app.db import reservations as store
-from app.db.days import DAY_US, HOUR_US
 from app.db.quotas import list_quotas
 from app.exceptions import ApiError
 from app.services.own_actions import account_request, process_that_ran_nothing
@@ -26,22 +24,6 @@ RUNNING = ("WAITING", "IN_PROGRESS")
 REFUSED = "CANCELED_BY_QUOTA"
 # The refusal's request in the user's audit names why: quota_refused_<limit>.
 REFUSAL_OPERATION = "quota_refused_{}"
-
-
-class Day(NamedTuple):
-    """The user's local day holding a moment: its number and its bounds in UTC."""
-
-    number: int
-    start_us: int
-    end_us: int
-
-
-def local_day(now_us, tz_hours):
-    """The decision computes the same in SQL, from the user's timezone column
-    (app.db.reservations.decision_snapshot)."""
-    number = (now_us + tz_hours * HOUR_US) // DAY_US
-    start = number * DAY_US - tz_hours * HOUR_US
-    return Day(number, start, start + DAY_US)
 
 
 class Refusal(Exception):
@@ -223,7 +205,7 @@ def release_for_records(conn, rows):
 def usage_of(user):
     """The user's quotas with their use on the user's local day so far."""
     now_us = clock.to_us(clock.now())
-    day = local_day(now_us, user["timezone"])
+    day = store.local_day(now_us, user["timezone"])
     services = {}
     with db.connection() as conn:
         for quota in list_quotas(conn, user["id"], scope.V79):
