@@ -84,10 +84,10 @@ def database_url():
 
 
 @contextmanager
-def running(settings, database_url, workdir, driver, log=print):
-    """A Bench with its data set loaded and its servers started; stopped and closed at the
-    end whatever happens."""
-    bench = Bench(settings, database_url, workdir, driver, log)
+def running(settings, url, workdir, driver, log=print):
+    """A Bench on the database url with its data set loaded and its servers started;
+    stopped and closed at the end whatever happens."""
+    bench = Bench(settings, url, workdir, driver, log)
     try:
         bench.load()
         bench.start_servers()
@@ -98,6 +98,10 @@ def running(settings, database_url, workdir, driver, log=print):
 
 
 class Bench:
+    """A run's state, which every workload gets: settings (s), the users, the servers
+    (service, bare), the load driver, the baseline SQL connection (sql), and the results
+    and checks recorded so far."""
+
     def __init__(self, settings, database_url, workdir, driver, log=print):
         self.s = settings
         self.url = database_url
@@ -180,7 +184,7 @@ class Bench:
     def bare_latency(self):
         return timed(self.bare.port, "GET", "/bare")[0]
 
-    # ------------------------------------------------------------ throughput
+    # ------------------------------------------------------------ measurement steps of several workloads
 
     def throughput(self, name, method, path, headers, body):
         bare_body = json.dumps(body).encode() if body is not None else None

@@ -95,6 +95,13 @@ def test_driver_against_the_bare_server(tmp_path):
         server.stop()
 
 
+def test_a_server_that_does_not_start_is_a_launch_error_with_its_log(tmp_path):
+    server = launcher.Gunicorn(launcher.environment(), tmp_path, app_spec="bench.missing:app", ready_path="/bare")
+    with pytest.raises(launcher.LaunchError, match="No module named 'bench.missing'"):
+        server.start()
+    assert server.process.poll() is not None  # stopped, not left behind
+
+
 @pytest.mark.postgresql_only  # the benchmark suite runs on PostgreSQL
 def test_tiny_run_end_to_end(database_url, tmp_path):
     document = bench.run(
