@@ -12,16 +12,15 @@ it with gunicorn (gunicorn.conf.py) and prints the figures.
 import argparse
 import http.client
 import json
-import os
 import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from bench import dataset
-from bench import run as bench_run
+from bench import baseline, dataset, harness
+from bench.load import Driver, timed
+from bench.servers import MB, PeakRss
 
-MB = 1024 * 1024
 CONCURRENT = 4
 
 
@@ -64,46 +63,17 @@ def count_actions(body):
         return None
 
 
-def _kb(pid, key):
-    """The /proc/PID/status figure, or 0 once the process is gone (a worker killed mid-answer)."""
-    try:
-        return bench_run.status_kb(pid, key)
-    except (OSError, KeyError):
-        return 0
-
-
 def measure(server, url, headers, concurrency):
     """(answers, per-worker peak RSS growth in MB): concurrency requests at once on fresh
-    workers, their peak read from /proc (polled VmRSS, and VmHWM reset first where the
-    kernel allows)."""
-    workers = server.workers()
-    before = {pid: bench_run.status_kb(pid, "VmRSS") for pid in workers}
-    resettable = all(bench_run.reset_peak(pid) for pid in workers)
-    peaks = dict(before)
-    stop = threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            for pid in workers:
-                peaks[pid] = max(peaks[pid], _kb(pid, "VmRSS"))
-            time.sleep(0.005)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
+    workers."""
     answers = [None] * concurrency
     clients = [threading.Thread(target=_read, args=(server.port, url, headers, answers, n)) for n in range(concurrency)]
-    try:
+    with PeakRss(server.workers()) as peak:
         for client in clients:
             client.start()
         for client in clients:
             client.join()
-    finally:
-        stop.set()
-        poller.join()
-    if resettable:
-        for pid in workers:
-            peaks[pid] = max(peaks[pid], _kb(pid, "VmHWM"))
-    return answers, {pid: (peaks[pid] - before[pid]) / 1024 for pid in workers}
+    return answers, peak.growth_mb
 
 
 def expected_total(bench, url):
@@ -111,15 +81,8 @@ def expected_total(bench, url):
     query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
     start = int(datetime.fromisoformat(query["from"].replace("Z", "+00:00")).timestamp()) * 1_000_000
     end = int(datetime.fromisoformat(query["to"].replace("Z", "+00:00")).timestamp()) * 1_000_000
-    params = {
-        "user": bench.heavy["id"],
-        "start": start,
-        "end": end,
-        "services": list(bench_run.KNOWN_SERVICES),
-        "types": list(bench_run.KNOWN_TYPES),
-    }
     with bench.sql.cursor() as cursor:
-        cursor.execute(bench_run.AUDIT_COUNTS_SQL, params)
+        cursor.execute(baseline.AUDIT_COUNTS_SQL, baseline.params(bench.heavy, start, end))
         return cursor.fetchone()[1]
 
 
@@ -131,7 +94,7 @@ def run(bench):
     figures = {}
     for name, concurrency in (("audit_whole_rss", 1), ("audit_whole_x4_rss", CONCURRENT)):
         bench.restart_service()  # fresh workers: the growth is this workload's alone
-        bench_run.timed(bench.service.port, "GET", "/account/info", bench.auth(dataset.LOGIN))
+        timed(bench.service.port, "GET", "/account/info", bench.auth(dataset.LOGIN))
         answers, growth = measure(bench.service, url, headers, concurrency)
         counts = [count_actions(body) if status == 200 else None for status, body, _ in answers]
         complete = all(count == (want, want) for count in counts)
@@ -163,18 +126,13 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=5)
     args = parser.parse_args(argv)
     scale = dataset.Scale(users=2, days=365, processes=args.processes, heavy_share=1, requests=args.requests, points=1)
-    settings = bench_run.Settings(scale=scale)
-    base_url = os.environ.get("ACCOUNT_BENCH_DATABASE_URL") or bench_run.DEFAULT_DATABASE_URL
+    settings = harness.Settings(scale=scale)
     workdir = tempfile.mkdtemp(prefix="account_bench_audit_")
-    with bench_run.private_database(base_url) as (url, _):
-        bench = bench_run.Bench(settings, url, workdir, bench_run.Driver(workdir, 1, use_wrk=False))
-        try:
-            bench.load()
-            bench.start_servers()
-            figures = run(bench)
-        finally:
-            bench.stop_servers()
-            bench.sql.close()
+    with (
+        harness.private_database(harness.database_url()) as (url, _),
+        harness.running(settings, url, workdir, Driver(workdir, 1, use_wrk=False)) as bench,
+    ):
+        figures = run(bench)
     print(json.dumps(figures, indent=2))
     return 0
 

@@ -13,6 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench import workloads
+from bench.workloads import usage
+
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,9 +89,9 @@ def profile_workload(bench, name, outdir):
     try:
         time.sleep(1.0)
         if name == "report":  # its workload restarts the server: drive the request alone
-            bench.report_requests(3)
+            usage.report_requests(bench, 3)
         else:
-            bench.run_workload(name)
+            workloads.run(bench, name)
     finally:
         bench.s.rounds = rounds
         if saved is not None:

@@ -1,40 +1,23 @@
-"""A real gunicorn server for the contract tests, and the plain-HTTP and CLI calls they
-make beside the reference clients."""
+"""Real servers for the tests (gunicorn serving the service, PgBouncer in front of the
+session's PostgreSQL), started by the launcher the bench uses too, and the plain-HTTP and
+CLI calls the tests make beside the reference clients."""
 
-import json
-import os
-import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, delete
 
+import launcher
 from app.config import normalize_database_url
 from app.db.tables import metadata
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-STARTUP_SECONDS = 60
+REPO_ROOT = launcher.ROOT
+BIN = launcher.BIN
+STARTUP_SECONDS = launcher.gunicorn.STARTUP_SECONDS
 CALL_SECONDS = 120
-
-
-@dataclass
-class Server:
-    host: str
-    env: dict
-    process: subprocess.Popen = None
-    pid: int = 0  # gunicorn's master
-
-    def workers(self):
-        """The worker processes' ids."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
 @contextmanager
@@ -43,48 +26,32 @@ def gunicorn(database_url, workdir, database_from_env=True, gunicorn_args=(), **
     database_url, with the ACCOUNT_<NAME> settings given (and none from this process's
     environment; SHUTDOWN_DELAY is 0 unless given, so that stopping it takes no longer
     than it must); database_from_env=False: the URL is not in the environment
-    (workdir/instance/config.py names it). Its socket is bound and
-    listening before it starts, so the first request waits in the backlog until a worker
-    takes it: no polling. The tables are emptied afterwards: the session database
-    outlives the module, and is left as empty as the `app` fixture leaves it."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ACCOUNT_")}
-    env.update(ACCOUNT_INSTANCE_PATH=str(workdir / "instance"), ACCOUNT_SHUTDOWN_DELAY="0")
+    (workdir/instance/config.py names it). Its output is in workdir/gunicorn.out and
+    gunicorn.err. The tables are emptied afterwards: the session database outlives the
+    module, and is left as empty as the `app` fixture leaves it."""
+    settings = {"INSTANCE_PATH": str(workdir / "instance"), "SHUTDOWN_DELAY": "0", **settings}
     if database_from_env:
-        env.update(ACCOUNT_DATABASE_URL=database_url)
-    env.update({f"ACCOUNT_{name}": value for name, value in settings.items()})
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    host = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stderr_path = workdir / "gunicorn.err"
-    fd = listener.fileno()
-    os.set_inheritable(fd, True)
-    with open(workdir / "gunicorn.out", "wb") as stdout, open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"fd://{fd}", "--workers", "2", *gunicorn_args, "wsgi:app"],
-            cwd=REPO_ROOT,
-            env=env,
-            pass_fds=(fd,),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    listener.close()  # gunicorn holds it now: if it dies, connections are refused at once
+        settings.setdefault("DATABASE_URL", database_url)
+    server = launcher.Gunicorn(launcher.environment(**settings), workdir, args=gunicorn_args)
     try:
         try:
-            with urllib.request.urlopen(f"{host}/account/system/check", timeout=STARTUP_SECONDS) as response:
-                assert json.load(response) == {"health": 1.0}
-        except (OSError, AssertionError, ValueError) as exc:
-            pytest.fail(f"gunicorn did not serve ({exc}):\n{stderr_path.read_text()[-4000:]}", pytrace=False)
-        yield Server(host=host, env=env, process=process, pid=process.pid)
+            server.start()
+        except launcher.LaunchError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        server.stop()
         _empty_tables(database_url)
+
+
+@contextmanager
+def pgbouncer(database_url, workdir, pool_size=6):
+    """database_url through PgBouncer in transaction pooling mode (launcher.pgbouncer)."""
+    try:
+        with launcher.pgbouncer(database_url, workdir, pool_size) as url:
+            yield url
+    except launcher.LaunchError as exc:  # only the launcher raises it
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _empty_tables(database_url):

@@ -9,12 +9,19 @@ figure is there.
 """
 
 import json
+import os
 import shutil
+from dataclasses import asdict
 
 import psycopg2
 import pytest
 
+import launcher
+from app.config import normalize_database_url
+from bench import results, servers
 from bench import run as bench
+from bench.harness import Settings
+from bench.load import Driver
 from bench.profile import summarize as summarize_profile
 
 
@@ -27,7 +34,7 @@ def _fake_results():
 
 
 def test_summary_marks_met_and_missed_with_the_gap(tmp_path):
-    rows = {row["name"]: row for row in bench.summarize(_fake_results())}
+    rows = {row["name"]: row for row in results.summarize(_fake_results())}
     assert rows["token_validation"]["value"] == pytest.approx(0.315)
     assert rows["token_validation"]["met"] is False
     assert rows["token_validation"]["gap"] == pytest.approx(0.285)
@@ -35,8 +42,8 @@ def test_summary_marks_met_and_missed_with_the_gap(tmp_path):
     assert rows["report_rss"]["value"] == 70.0  # the worst round counts for memory
     assert rows["report_rss"]["met"] is False
     document = {
-        "machine": bench.machine(),
-        "settings": bench.asdict(bench.Settings.tiny()),
+        "machine": results.machine(),
+        "settings": asdict(Settings.tiny()),
         "driver": "python-threads",
         "postgresql": "PostgreSQL 15",
         "dataset": {
@@ -54,7 +61,7 @@ def test_summary_marks_met_and_missed_with_the_gap(tmp_path):
         "finished": "now",
         "seconds": 1.0,
     }
-    text = bench.write_outputs(tmp_path, document)
+    text = results.write_outputs(tmp_path, document)
     assert "**missed** by 0.28" in text and "| met |" in text
     assert json.loads((tmp_path / "results.json").read_text())["summary"][0]["name"] == "token_validation"
     assert (tmp_path / "RESULTS.md").read_text() == text
@@ -74,8 +81,8 @@ def test_profile_summary_keeps_request_time_only():
 
 
 def test_driver_against_the_bare_server(tmp_path):
-    driver = bench.Driver(tmp_path, connections=2)
-    server = bench.Server("bench.bare:app", {**bench.os.environ}, tmp_path, "/bare").start()
+    driver = Driver(tmp_path, connections=2)
+    server = launcher.Gunicorn(launcher.environment(), tmp_path, app_spec="bench.bare:app", ready_path="/bare").start()
     try:
         requests = [("POST", "/bare", {"Content-Type": "application/json"}, b'"token"'), ("GET", "/bare", {}, None)]
         counted = driver.run(server.port, requests, limit=40)
@@ -83,30 +90,37 @@ def test_driver_against_the_bare_server(tmp_path):
         timed = driver.run(server.port, requests, duration=0.5)
         assert timed["requests"] > 0 and timed["rps"] > 0
         assert len(server.workers()) == 2
-        assert bench.status_kb(server.workers()[0], "VmRSS") > 0
+        assert servers.status_kb(server.workers()[0], "VmRSS") > 0
     finally:
-        server.close()
+        server.stop()
+
+
+def test_a_server_that_does_not_start_is_a_launch_error_with_its_log(tmp_path):
+    server = launcher.Gunicorn(launcher.environment(), tmp_path, app_spec="bench.missing:app", ready_path="/bare")
+    with pytest.raises(launcher.LaunchError, match="No module named 'bench.missing'"):
+        server.start()
+    assert server.process.poll() is not None  # stopped, not left behind
 
 
 @pytest.mark.postgresql_only  # the benchmark suite runs on PostgreSQL
 def test_tiny_run_end_to_end(database_url, tmp_path):
     document = bench.run(
-        bench.Settings.tiny(), database_url, tmp_path, use_wrk=shutil.which("wrk") is not None, log=lambda *_: None
+        Settings.tiny(), database_url, tmp_path, use_wrk=shutil.which("wrk") is not None, log=lambda *_: None
     )
-    text = bench.write_outputs(tmp_path, document)
-    assert {row["name"] for row in document["summary"]} == set(bench.TARGETS)
+    text = results.write_outputs(tmp_path, document)
+    assert {row["name"] for row in document["summary"]} == set(results.TARGETS)
     assert all(document["checks"].values()), document["checks"]  # the service and the baseline SQL agree
-    assert document["dataset"]["processes"] == bench.Settings.tiny().scale.processes
+    assert document["dataset"]["processes"] == Settings.tiny().scale.processes
     for row in document["summary"]:
         assert row["value"] > 0 or row["name"].endswith("_rss")
         assert row["what"] in text
     assert json.loads((tmp_path / "results.json").read_text())["dataset"] == document["dataset"]
     # The private database is gone.
-    conn = psycopg2.connect(bench.normalize_database_url(database_url).replace("+psycopg2", ""))
+    conn = psycopg2.connect(normalize_database_url(database_url).replace("+psycopg2", ""))
     try:
         with conn.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"account_bench_{bench.os.getpid()}_%",)
+                "SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"account_bench_{os.getpid()}_%",)
             )
             assert cursor.fetchone()[0] == 0
     finally:

@@ -3,17 +3,10 @@ transaction pooling mode in front of PostgreSQL, sharing Redis, behave as one se
 PostgreSQL only; PgBouncer is Debian's package (`make test` installs it when missing)."""
 
 import json
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import psycopg2
 import pytest
@@ -28,81 +21,12 @@ pytestmark = pytest.mark.postgresql_only
 
 SECRET = "instances-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 REDIS_URL = "redis://127.0.0.1:6379/15"
-START_SECONDS = 30
 MAX_FAILURES = 4
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def pgbouncer(database_url, workdir):
-    """PgBouncer in transaction pooling mode in front of database_url's server; yields the
-    URL of the same database through it."""
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not os.path.exists(binary):
-        pytest.fail("pgbouncer is not installed: `make test` installs Debian's pgbouncer", pytrace=False)
-    url = make_url(normalize_database_url(database_url))
-    port = _free_port()
-    workdir.chmod(0o755)  # PgBouncer refuses to run as root: it drops to another user
-    (workdir / "userlist.txt").write_text(f'"{url.username}" ""\n')
-    (workdir / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"* = host={url.host or '127.0.0.1'} port={url.port or 5432}\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {workdir / 'userlist.txt'}\nadmin_users = {url.username}\n"
-        "pool_mode = transaction\nmax_client_conn = 200\ndefault_pool_size = 6\n"
-        # Transaction pooling promises no server-session state from one transaction to the
-        # next; wiping it after each one makes a reliance on it fail every time, not once
-        # in a while when a statement meets a server connection it has not seen yet.
-        "server_reset_query = DISCARD ALL\nserver_reset_query_always = 1\n"
-        # The service's connections ask for jit=off in the startup packet, which PgBouncer
-        # cannot pass on (set it on the role or the database behind a pooler).
-        "ignore_startup_parameters = extra_float_digits,options\n"
-    )
-    for name in ("userlist.txt", "pgbouncer.ini"):
-        (workdir / name).chmod(0o644)
-    command = [binary, str(workdir / "pgbouncer.ini")]
-    if os.geteuid() == 0:
-        user = "postgres" if _user_exists("postgres") else "nobody"
-        command[1:1] = ["-u", user]
-    with open(workdir / "pgbouncer.log", "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"pgbouncer did not start:\n{(workdir / 'pgbouncer.log').read_text()}", pytrace=False)
-                time.sleep(0.1)
-        yield url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _user_exists(name):
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def bouncer(database_url, tmp_path_factory):
-    with pgbouncer(database_url, tmp_path_factory.mktemp("pgbouncer")) as url:
+    with servers.pgbouncer(database_url, tmp_path_factory.mktemp("pgbouncer")) as url:
         yield url
 
 
