@@ -3,13 +3,12 @@
 Its own Api (OpenAPI document version 6.20 at /v6/account/openapi), error bodies
 (app.api.v6.errors) and blueprints with the 6.20 schemas, served by app.api.v6.registry:
 the core knows nothing of /v6, the dialect registers itself. Behind them the same query
-functions, authentication and tokens as 7.9. Where 7.9 already has the behaviour, the
-6.20 view parses its own schema and runs the undecorated 7.9 view function
-(`implementation`), so the two cannot drift.
+services (app/services), authentication and tokens as 7.9: a 6.20 view parses its own
+schema, calls the same service as the 7.9 view and shapes the answer (app.api.v6.mapping),
+so the two cannot drift. Nothing here imports a 7.9 view.
 """
 
 import functools
-import inspect
 
 from app.api import operation as _operation
 from app.docs import DESCRIPTIONS_RU, SUMMARIES_RU
@@ -67,12 +66,6 @@ class ApiV6(Api):
 
 
 api = ApiV6(config_prefix="V6")
-
-
-def implementation(view):
-    """The undecorated function of a 7.9 view: the 6.20 view has already parsed its own
-    arguments (same keys) and checked the caller, and runs the very same code."""
-    return inspect.unwrap(view)
 
 
 # Document a 6.20 view: operationId = the view's name (the 6.20 client's operation), error
