@@ -178,7 +178,9 @@ def _days_rows(styles, days, daily, services):
 
 def _data_rows(styles, rows, totals):
     """Data's rows: the statistics rows, then the totals row; SUBTOTAL(109, ...) sums the
-    rows the filter shows, so the totals follow the filter (cached: every row shows)."""
+    rows the filter shows, so the totals follow the filter. Their cached values are the
+    totals of every row (what the sheet shows when opened), for readers that never
+    calculate."""
     markup = _RowMarkup([(styles.date, "n"), (None, "s"), (None, "s")] + [(styles.number, "n")] * 4)
     text = markup.text
     serials = {}
