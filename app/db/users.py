@@ -7,7 +7,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from app import clock
-from app.db import NotFound, tables
+from app.db import NotFound, rollups, tables
 from app.db.tables import users
 
 # Columns a caller may change on their own profile.
@@ -200,7 +200,5 @@ def find_token_state(conn, username):
 def set_timezone(conn, user_id, timezone):
     """Store the user's timezone and rebuild their daily roll-ups under it, in the caller's
     transaction: statistics never mix two timezones' days."""
-    from app.db import rollups
-
     rollups.change_timezone(conn, user_id, timezone)
     conn.execute(update(users).where(users.c.id == user_id).values(timezone=timezone, edit_date=utcnow()))
