@@ -232,10 +232,31 @@ def test_a_bot_may_reserve_only_for_its_own_company(client, alice, producer, db)
     assert reservations(db) == [] and refused(db) == []
 
 
-def test_users_without_bot_or_admin_may_not_reserve(client, alice):
+def test_users_without_bot_or_admin_may_not_reserve(client, alice, db):
     response = reserve(client, alice)[1]
     assert response.status_code == 403
     assert "BOT or ADMIN" in response.get_json()["message"]
+    assert_tracedata(response.get_json(), "create_quota_reservation", "alice", "acme")
+    assert reservations(db) == [] and refused(db) == []
+    # The caller is checked before the body: a user's bad body is still a 403.
+    assert client.post(RESERVE, json={**body(), "points": -1}, headers=alice).status_code == 403
+
+
+@pytest.mark.parametrize("how", ["disable-user", "password"])
+def test_a_revoked_or_disabled_callers_token_reserves_nothing(app, client, alice, bot, runner, db, how):
+    """A token revoked since it was issued (its user disabled, or an older token_version)
+    is the same 401 as elsewhere, whatever the body, and nothing is stored."""
+    if how == "disable-user":
+        assert runner.invoke(args=["account", "disable-user", "producer_bot"]).exit_code == 0
+    else:
+        with app.app_context(), transaction() as conn:  # what a password change does to older tokens
+            conn.execute(text("update users set token_version = token_version + 1 where username = 'producer_bot'"))
+    for request in (body(), {**body(), "points": -1}, {}):
+        response = client.post(RESERVE, json=request, headers=bot)
+        assert response.status_code == 401, (request, response.get_json())
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert_tracedata(response.get_json(), "create_quota_reservation")
+    assert reservations(db) == [] and refused(db) == []
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ SQL PREPARE (it would break behind a transaction pooler such as PgBouncer). Plan
 decision's read (the user, the quota, what the process_code names, the day's usage) cost
 about 0.9 ms of server CPU per reservation, three times its execution. PL/pgSQL keeps the
 plans of its statements for the session, so the function costs planning once per server
-connection. It holds no rule: it locks the quota row, then reads, and returns the row
-app.db.reservations.decision_snapshot reads on SQLite from its own statement (the same
-columns, the same names); app/services/quota.py decides.
+connection. It holds no rule: it locks the quota row, then reads, and returns the
+columns app.db.reservations.decision_snapshot reads on SQLite with its own two
+statements (_TARGET and _USAGE, the same names); app/services/quota.py decides.
 
 The function is VOLATILE: each statement takes a new snapshot, so the read that follows
 the lock sees every decision committed before the lock was granted (as the two
