@@ -77,8 +77,12 @@ def create_user(conn, username, company_key, password_hash, roles, timezone=0):
 
 def update_profile(conn, user_id, changes, editable=EDITABLE_FIELDS):
     """Apply the present fields of an InfoChangeRequest; None clears a field. editable names
-    the columns the caller's dialect may change."""
+    the columns the caller's dialect may change. A timezone among them locks the user's row
+    and, when it differs from the stored one, rebuilds the daily roll-ups under it, in the
+    caller's transaction: statistics never mix two timezones' days."""
     values = {name: changes[name] for name in editable if name in changes}
+    if "timezone" in values:
+        rollups.change_timezone(conn, user_id, values["timezone"])
     if "attributes" in values and values["attributes"] is None:
         values["attributes"] = []
     values["edit_date"] = utcnow()
@@ -198,7 +202,5 @@ def find_token_state(conn, username):
 
 
 def set_timezone(conn, user_id, timezone):
-    """Store the user's timezone and rebuild their daily roll-ups under it, in the caller's
-    transaction: statistics never mix two timezones' days."""
-    rollups.change_timezone(conn, user_id, timezone)
-    conn.execute(update(users).where(users.c.id == user_id).values(timezone=timezone, edit_date=utcnow()))
+    """Store the user's timezone, its roll-ups rebuilt with it (see update_profile)."""
+    update_profile(conn, user_id, {"timezone": timezone}, ("timezone",))

@@ -6,7 +6,7 @@ from itertools import groupby
 from flask import current_app
 
 from app import db, metrics, throttle
-from app.db import NotFound, rollups, scope
+from app.db import NotFound, scope
 from app.db import users as user_queries
 from app.db.quotas import list_quotas
 from app.exceptions import ApiError
@@ -106,10 +106,8 @@ def check_own(user, claimed):
 def update_profile(user, changes, editable=user_queries.EDITABLE_FIELDS, operation="update_info"):
     """Apply changes to the user's editable columns (an absent one stays, None clears it),
     recorded as the user's action; a new timezone rebuilds the daily roll-ups in the same
-    transaction. Returns the user as stored."""
+    transaction (app.db.users.update_profile). Returns the user as stored."""
     with db.transaction() as conn:
-        if "timezone" in changes and "timezone" in editable:
-            rollups.change_timezone(conn, user["id"], changes["timezone"])
         user_queries.update_profile(conn, user["id"], changes, editable)
         record_own_action(conn, user, operation)
         return user_queries.get_user_by_username(conn, user["username"])
