@@ -1,7 +1,7 @@
 """process_requests: a partial index on the requests that name a service 7.9 cannot name
 
 The 7.9 audit leaves out every process one of whose requests names a service outside
-7.9's list (app.db.processes.known_filters). Without this index that NOT EXISTS reads
+7.9's list (app.db.scope.clauses, with scope.V79). Without this index that NOT EXISTS reads
 every request of every user (5,000,000 rows in `make bench`'s data set, about 0.7 s a
 query); with it, the few such requests are an index of their own. The list is 7.9's
 services as they are now (schemas.common.SERVICES): it must match the query's text for
