@@ -3,6 +3,22 @@
 The suite runs on SQLite always, and on PostgreSQL when CI=true (the CI server at
 postgresql://postgres@127.0.0.1:5432/test; unreachable is a failure, not a skip) or when
 ACCOUNT_TEST_DATABASE_URL names a PostgreSQL database.
+
+One app per backend per session: create_app builds two OpenAPI documents (7.9 and 6.20)
+and was a third of the suite's time when each test built its own. After each test the
+`app` fixture puts back what a test may change: every table emptied (children first), the
+app's config, extensions and attributes, the module-level Api objects (smorest keeps the
+last app's document in them), the log formatter, the token cache and the connection
+pool. A test that needs other settings overrides `app_config` and gets an app of its own
+(kept for the session while it uses the session's database), or calls create_app itself.
+
+Markers that choose the backends of a test (its other variants are deselected, not
+skipped, so no skip stands in for a test):
+- postgresql_only: PostgreSQL alone (none when the run has no PostgreSQL).
+- validation_only: input refused before any query of its feature, so the backend cannot
+  change the answer: SQLite alone.
+- one_backend: heavy, run once (the fuzzing): on PostgreSQL when the run has it (the
+  stricter database), SQLite otherwise.
 """
 
 import os
@@ -11,10 +27,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from app import create_app
+from app import create_app, security
+from app import logs as logs_module
 from app.config import normalize_database_url
 from app.db import transaction
 from app.db import users as user_queries
@@ -58,14 +75,26 @@ def _private_postgres_database(url):
         admin.dispose()
 
 
+def _backend_kept(item, on):
+    """Whether the variant of item on backend `on` (None: not parametrized) runs."""
+    if on is None:
+        return True
+    if item.get_closest_marker("postgresql_only"):
+        return on == "postgresql"
+    if item.get_closest_marker("validation_only"):
+        return on == "sqlite"
+    if item.get_closest_marker("one_backend"):
+        return on == BACKENDS[-1]
+    return True
+
+
 def pytest_collection_modifyitems(config, items):
-    """A test marked postgresql_only keeps only its PostgreSQL variant (none when the run
-    has no PostgreSQL): deselected, so no skip stands in for it."""
+    """Keep only the variants the markers above ask for; the others are deselected."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
-        (dropped if on_sqlite and item.get_closest_marker("postgresql_only") else kept).append(item)
+        on = callspec.params.get("database_url") if callspec is not None else None
+        (kept if _backend_kept(item, on) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -100,19 +129,105 @@ def app_config(database_url):
     }
 
 
-@pytest.fixture
-def app(app_config, tmp_path, monkeypatch):
+class _Saved:
+    """What a test may change of an app and of the modules create_app wrote to, taken once
+    the app is built; restore() puts it back, activate() makes the app the one the
+    module-level Api objects and the log formatter serve."""
+
+    def __init__(self, app):
+        self.app = app
+        self.attributes = dict(vars(app))
+        self.config = dict(app.config)
+        self.extensions = dict(app.extensions)
+        self.apis = [(entry["ext_obj"], dict(vars(entry["ext_obj"]))) for entry in _smorest_apis(app)]
+        self.formatter = logs_module._handler.formatter
+
+    def activate(self):
+        for api, attributes in self.apis:
+            vars(api).update(attributes)
+        logs_module._handler.setFormatter(self.formatter)
+
+    def restore(self):
+        app = self.app
+        for name in set(vars(app)) - set(self.attributes):
+            delattr(app, name)
+        vars(app).update(self.attributes)
+        app.config.clear()
+        app.config.update(self.config)
+        for name, value in list(app.extensions.items()):
+            if self.extensions.get(name) is not value:
+                _dispose(value)
+                del app.extensions[name]
+        app.extensions.update(self.extensions)
+        _clear_token_cache()
+        engine = self.extensions["account_db"]
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(delete(table))
+        # No pooled connection outlives its test: on SQLite (WAL) one left holding a read
+        # snapshot by threads of the test would see the schema of before a later test's
+        # ALTER TABLE (tests/test_faults.py then tests/test_health.py showed it).
+        engine.dispose()
+        self.activate()
+
+
+def _clear_token_cache():
+    """app.security keeps verified tokens per process: a test starts with none."""
+    security._verified.clear()
+
+
+def _smorest_apis(app):
+    return app.extensions["flask-smorest"]["apis"].values()
+
+
+def _dispose(value):
+    if isinstance(value, Engine):
+        value.dispose()
+
+
+def _clean_environment(monkeypatch, instance):
     for name in list(os.environ):
         if name.startswith("ACCOUNT_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(app_config)
-    engine = app.extensions["account_db"]
-    yield app
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(delete(table))
-    engine.dispose()
+    monkeypatch.setenv("ACCOUNT_INSTANCE_PATH", str(instance))
+
+
+@pytest.fixture(scope="session")
+def _apps(database_url):
+    """The session's apps on one backend, by settings: {settings key: _Saved}."""
+    built = {}
+    yield built
+    for saved in built.values():
+        saved.extensions["account_db"].dispose()
+
+
+def _settings_key(config):
+    return tuple(sorted((name, repr(value)) for name, value in config.items()))
+
+
+@pytest.fixture
+def app(app_config, database_url, _apps, tmp_path, tmp_path_factory, monkeypatch):
+    _clean_environment(monkeypatch, tmp_path / "instance")
+    if app_config.get("DATABASE_URL") != database_url:  # a server of the test's own: an app of its own
+        app = create_app(app_config)
+        saved = _Saved(app)
+        try:
+            yield app
+        finally:
+            saved.restore()
+            app.extensions["account_db"].dispose()
+        return
+    key = _settings_key(app_config)
+    saved = _apps.get(key)
+    if saved is None:
+        with pytest.MonkeyPatch.context() as session_env:
+            _clean_environment(session_env, tmp_path_factory.mktemp("instance"))
+            saved = _apps[key] = _Saved(create_app(app_config))
+    saved.activate()
+    try:
+        yield saved.app
+    finally:
+        saved.restore()
 
 
 @pytest.fixture

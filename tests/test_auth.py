@@ -109,6 +109,7 @@ def test_a_token_stops_validating_once_its_ttl_has_passed(app, client, make_user
     assert _validate(client, fresh) == {"valid": True, "roles": ["USER"]}
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("ttl", [59, 0, -1, 31556927, 10**12, "3600", 3600.5, None])
 def test_ttl_seconds_out_of_bounds_is_400_naming_the_field(client, make_user, db, ttl):
     make_user()
@@ -121,6 +122,7 @@ def test_ttl_seconds_out_of_bounds_is_400_naming_the_field(client, make_user, db
     assert _own_actions(db, "run_token_generation") == []  # refused before any login attempt
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "username,password,field",
     [
@@ -191,6 +193,7 @@ def _tampered_tokens(app, token, bob_token):
     }
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("kind", ["payload_swapped", "signature_swapped", "signature_cut", "other_secret"])
 def test_tampered_tokens_are_not_valid(app, client, make_user, login, kind):
     make_user(roles=("USER",))
@@ -201,6 +204,7 @@ def test_tampered_tokens_are_not_valid(app, client, make_user, login, kind):
     assert client.get("/account/info", headers=_bearer(token)).status_code == 401
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "garbage",
     [
@@ -225,6 +229,7 @@ def test_token_of_a_disabled_user_is_not_valid(app, client, make_user, login):
     assert _validate(client, token) == {"valid": False, "roles": []}
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "body,expected",
     [
@@ -319,6 +324,7 @@ def test_wrong_current_password_is_403_and_changes_nothing(client, make_user, lo
     assert _generate(client, password=NEW_PASSWORD).status_code == 401
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "changes,field",
     [

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -27,11 +25,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from app.console import CONTENT_SECURITY_POLICY
 from app.demo import PASSWORD
 from schemas.common import CALCULATION_STATUSES, PROCESS_TYPES, SERVICES
-from tests import servers
+from tests import chromium, servers
 from tests.conftest import process_record
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 30
 DEMO_TIMEZONE = 3
 
@@ -48,29 +44,8 @@ def server(database_url, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(server, tmp_path_factory):
     """Chromium with a fresh profile and download folder for each server (each backend)."""
-    for path in (CHROMIUM, CHROMEDRIVER):
-        assert os.access(path, os.X_OK), f"{path} missing: apt-get install -y chromium chromium-driver (make test does)"
     downloads = tmp_path_factory.mktemp("downloads")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    )
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver = chromium.driver(tmp_path_factory.mktemp("chromium-profile"), downloads, "--window-size=1280,1000")
     driver.downloads = downloads
     try:
         yield driver

@@ -180,6 +180,7 @@ def test_the_uploading_bot_and_an_admin_cannot_read_a_users_file(client, alice, 
         assert set(response.get_json()) == {"resource_key", "detail"}
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("process_code", ["not-a-uuid", "12345", "z" * 36, "%20", "1" * 33])
 def test_a_malformed_uuid_is_400(client, alice, process_code, db):
     response = client.get(f"/account/data/{process_code}", headers=alice)
@@ -191,6 +192,7 @@ def test_a_malformed_uuid_is_400(client, alice, process_code, db):
     assert read_data_actions(db) == []
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "query",
     [{"data_flow_type": "MIDDLE"}, {"data_flow_type": "input"}, {"data_flow_stage": "JSON"}, {"data_flow_stage": "0"}],

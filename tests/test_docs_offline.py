@@ -5,42 +5,23 @@ test` installs it when missing)."""
 
 import json
 import re
-import shutil
 import subprocess
 import urllib.request
 
 import pytest
 
+from tests import chromium
 from tests.servers import gunicorn
 
 CHROMIUM_SECONDS = 120
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Every host but the service's is unknown: a page that needs a CDN stays blank.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--virtual-time-budget=20000",
-]
+# Every host but the service's is unknown: a page that needs a CDN stays blank.
+OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--virtual-time-budget=20000")
 
 
 @pytest.fixture(scope="module")
 def server(database_url, tmp_path_factory):
     with gunicorn(database_url, tmp_path_factory.mktemp("docs")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("chromium is not installed: `make test` installs Debian's chromium", pytrace=False)
-    return path
 
 
 def _page_requests(netlog_path):
@@ -59,18 +40,11 @@ def _page_requests(netlog_path):
     return urls
 
 
-def _render(chromium, url, tmp_path):
+def _render(url, tmp_path):
     """(DOM after the page's scripts ran, URLs the page requested)."""
     netlog = tmp_path / "netlog.json"
     result = subprocess.run(
-        [
-            chromium,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--log-net-log={netlog}",
-            "--dump-dom",
-            url,
-        ],
+        chromium.command(tmp_path / "profile", *OFFLINE_FLAGS, f"--log-net-log={netlog}", "--dump-dom", url),
         capture_output=True,
         text=True,
         timeout=CHROMIUM_SECONDS,
@@ -85,9 +59,9 @@ def _spec(server, prefix):
 
 
 @pytest.mark.parametrize("prefix", ["", "/v6"])
-def test_swagger_ui_lists_every_operation_offline(server, chromium, tmp_path, prefix):
+def test_swagger_ui_lists_every_operation_offline(server, tmp_path, prefix):
     spec = _spec(server, prefix)
-    dom, requested = _render(chromium, f"{server.host}{prefix}/account/openapi/docs", tmp_path)
+    dom, requested = _render(f"{server.host}{prefix}/account/openapi/docs", tmp_path)
 
     operations = re.findall(r'class="opblock-summary-method">([A-Z]+)<.*?data-path="([^"]+)"', dom)
     expected = [
@@ -101,9 +75,9 @@ def test_swagger_ui_lists_every_operation_offline(server, chromium, tmp_path, pr
 
 
 @pytest.mark.parametrize("prefix", ["", "/v6"])
-def test_redoc_lists_every_operation_offline(server, chromium, tmp_path, prefix):
+def test_redoc_lists_every_operation_offline(server, tmp_path, prefix):
     spec = _spec(server, prefix)
-    dom, requested = _render(chromium, f"{server.host}{prefix}/account/openapi/redoc", tmp_path)
+    dom, requested = _render(f"{server.host}{prefix}/account/openapi/redoc", tmp_path)
 
     listed = set(re.findall(r'data-section-id="(?:tag/[^/"]+/)?operation/([A-Za-z_]+)"', dom))
     expected = {

@@ -14,6 +14,7 @@ import vrt_lss_account.api as reference_api
 from flask import url_for
 
 from tests.conftest import TEST_SECRET, assert_tracedata
+from tests.test_v6_api import assert_v6_tracedata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +56,7 @@ def _assert_general404(response, resource_key, operation="unknown_operation"):
 # --- 404 and 405 --------------------------------------------------------------------
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "method,path",
     [
@@ -71,6 +73,7 @@ def test_unknown_paths_are_general404(client, method, path):
     _assert_general404(client.open(path, method=method), path)
 
 
+@pytest.mark.validation_only
 def test_resource_key_of_a_long_unknown_path_is_capped(client):
     path = "/account/" + "x" * 1000
     response = client.get(path)
@@ -83,6 +86,7 @@ def test_unknown_path_with_a_token_is_still_general404(client, auth):
     assert tracedata["service"] == "ACCOUNT"
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "method,path,allowed",
     [
@@ -239,11 +243,59 @@ def test_every_request_gets_a_fresh_request_code(client, auth):
     assert all(str(uuid.UUID(code)) == code for code in codes)
 
 
-# --- authentication on every route --------------------------------------------------
+# --- authentication on every route, in both dialects ---------------------------------
+
+# The 6.20 dialect's open operations, by view name: its token, system and document routes.
+PUBLIC_V6_VIEWS = {
+    "run_token_generation",
+    "run_token_validation",
+    "check",
+    "version",
+    "file",
+    "openapi_json",
+    "openapi_swagger_ui",
+    "openapi_redoc",
+    "asset",
+}
+# dialect: (route prefix, is the endpoint open?, the views that must be protected)
+DIALECTS = {
+    "7.9": (
+        "/account/",
+        lambda endpoint: endpoint in PUBLIC_ENDPOINTS,
+        {
+            "change_password",
+            "read_info",
+            "update_info",
+            "generate_statistics",
+            "generate_report",
+            "read_audit",
+            "read_data",
+            "write_data",
+            "read_quota",
+            "write_processes",
+        },
+    ),
+    "6.20": (
+        "/v6/account/",
+        lambda endpoint: endpoint.rsplit(".", 1)[-1] in PUBLIC_V6_VIEWS,
+        {
+            "change_password",
+            "read_info",
+            "update_info",
+            "generate_statistics",
+            "read_report",
+            "read_audit",
+            "read_data",
+            "read_quota",
+            "write_processes",
+        },
+    ),
+}
 
 
-def _account_rules(app):
-    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/account/")]
+def _rules(app, dialect):
+    prefix = DIALECTS[dialect][0]
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(prefix)]
 
 
 def _requests(app, rules):
@@ -260,25 +312,29 @@ def _requests(app, rules):
     return found
 
 
-def test_every_account_route_but_the_public_ones_needs_a_token(app, client, make_user, login, runner):
+def _assert_refused(response, dialect, operation):
+    """The dialect's 401 body, naming the operation and no caller."""
+    body = response.get_json()
+    assert set(body) == {"tracedata", "message"}
+    if dialect == "7.9":
+        assert_tracedata(body, operation)
+    else:
+        assert_v6_tracedata(body["tracedata"], operation)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_route_but_the_public_ones_needs_a_token(app, client, make_user, login, runner, dialect):
+    _, is_public, must_be_protected = DIALECTS[dialect]
     make_user(username="dora", roles=("ADMIN", "BOT"))
     revoked = login("dora")
     assert runner.invoke(args=["account", "disable-user", "dora"]).exit_code == 0
-    endpoints = {rule.endpoint for rule in _account_rules(app)}
-    assert PUBLIC_ENDPOINTS <= endpoints
-    protected = [r for r in _requests(app, _account_rules(app)) if r[2] not in PUBLIC_ENDPOINTS]
-    assert {endpoint.rsplit(".", 1)[-1] for _, _, endpoint in protected} >= {
-        "change_password",
-        "read_info",
-        "update_info",
-        "generate_statistics",
-        "generate_report",
-        "read_audit",
-        "read_data",
-        "write_data",
-        "read_quota",
-        "write_processes",
-    }
+    requests = _requests(app, _rules(app, dialect))
+    protected = [r for r in requests if not is_public(r[2])]
+    if dialect == "7.9":
+        assert PUBLIC_ENDPOINTS <= {endpoint for _, _, endpoint in requests}
+    else:
+        assert {endpoint.rsplit(".", 1)[-1] for _, _, endpoint in requests if is_public(endpoint)} == PUBLIC_V6_VIEWS
+    assert {endpoint.rsplit(".", 1)[-1] for _, _, endpoint in protected} >= must_be_protected
     bad_headers = [
         {},
         {"Authorization": "Bearer not.a.token"},
@@ -289,34 +345,38 @@ def test_every_account_route_but_the_public_ones_needs_a_token(app, client, make
         for headers in bad_headers:
             response = client.open(url, method=method, json={}, headers=headers)
             assert response.status_code == 401, (method, url, headers, response.get_json())
-            body = response.get_json()
-            assert set(body) == {"tracedata", "message"}
-            assert_tracedata(body, endpoint.rsplit(".", 1)[-1])
+            _assert_refused(response, dialect, endpoint.rsplit(".", 1)[-1])
 
 
-def test_the_public_routes_answer_without_a_token(app, client):
-    public = [r for r in _requests(app, _account_rules(app)) if r[2] in PUBLIC_ENDPOINTS]
-    assert {endpoint for _, _, endpoint in public} == PUBLIC_ENDPOINTS
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_public_routes_answer_without_a_token(app, client, dialect):
+    prefix, is_public, _ = DIALECTS[dialect]
+    public = [r for r in _requests(app, _rules(app, dialect)) if is_public(r[2])]
+    if dialect == "7.9":
+        assert {endpoint for _, _, endpoint in public} == PUBLIC_ENDPOINTS
     for method, url, endpoint in public:
         response = client.open(url, method=method, json={"username": "nobody", "password": "x" * 12})
         # No "bearer token required" answer (a wrong login is a 401 of its own, without the challenge).
         assert "WWW-Authenticate" not in response.headers, (method, url, endpoint)
         assert response.status_code < 500
-    assert client.get("/account/system/check").status_code == 200
-    assert client.post("/account/token/validation", json="x" * 20).get_json() == {"valid": False, "roles": []}
+    assert client.get(f"/{prefix.strip('/')}/system/check").status_code == 200
+    assert client.post(f"/{prefix.strip('/')}/token/validation", json="x" * 20).get_json() == {
+        "valid": False,
+        "roles": [],
+    }
 
 
-def test_the_openapi_document_marks_exactly_the_protected_operations(app, client):
-    spec = client.get("/account/openapi/openapi.json").get_json()
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_openapi_document_marks_exactly_the_protected_operations(app, client, dialect):
+    prefix, is_public, _ = DIALECTS[dialect]
+    spec = client.get(f"{prefix}openapi/openapi.json").get_json()
     secured = {
         op["operationId"]
         for methods in spec["paths"].values()
         for name, op in methods.items()
         if name != "parameters" and op.get("security")
     }
-    protected = {
-        rule.endpoint.rsplit(".", 1)[-1] for rule in _account_rules(app) if rule.endpoint not in PUBLIC_ENDPOINTS
-    }
+    protected = {rule.endpoint.rsplit(".", 1)[-1] for rule in _rules(app, dialect) if not is_public(rule.endpoint)}
     assert secured == protected
 
 
@@ -378,6 +438,7 @@ def _assert_no_file_contents(response):
     assert (REPO_ROOT / "wsgi.py").read_text() not in data
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "path,resource_key,operation",
     [
@@ -407,6 +468,7 @@ def test_unknown_files_and_path_tricks_are_general404_without_contents(client, p
     _assert_no_file_contents(response)
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("name", ["..", "%2e%2e", "x", "a" * 129])
 def test_file_names_outside_the_documented_length_are_400(client, name):
     # FileParameters.filename is 6..128 characters: `..` is refused before any lookup.

@@ -163,6 +163,7 @@ def test_only_the_callers_profile_changes(client, auth, make_user, db):
     assert _row(db, "bob") == bob_before
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "field,value",
     [
@@ -193,6 +194,7 @@ def test_forbidden_and_unknown_fields_are_400_and_change_nothing(client, auth, d
     assert db("select count(*) as n from process_requests where operation = 'update_info'") == [{"n": 0}]
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "body,field",
     [
@@ -250,6 +252,7 @@ def test_values_at_the_bounds_are_stored(client, auth, db, body):
     assert _row(db)[field] == value
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "data,content_type,status,expected",
     [

@@ -371,7 +371,23 @@ BAD_RECORDS = [
 ]
 
 
-@pytest.mark.parametrize("spoil, field", BAD_RECORDS, ids=[spoil.__name__.strip("_") for spoil, _ in BAD_RECORDS])
+# The rules that read the users table (or the batch as a whole) run on both databases; the
+# schema's refusals come before any query and run once.
+BATCH_RULES = (_unknown_user, _other_company_user, _foreign_request)
+
+
+@pytest.mark.parametrize(
+    "spoil, field",
+    [
+        pytest.param(
+            spoil,
+            field,
+            id=spoil.__name__.strip("_"),
+            marks=() if spoil in BATCH_RULES else pytest.mark.validation_only,
+        )
+        for spoil, field in BAD_RECORDS
+    ],
+)
 def test_one_bad_record_rejects_the_whole_batch(client, alice, bob, producer, ingest, db, spoil, field):
     known = process_record(status="IN_PROGRESS", point_keys=["x"])
     ingest(known)
@@ -421,6 +437,7 @@ def test_a_batch_of_1000_is_accepted_and_1001_refused(client, alice, producer, d
     assert counts(db)["process_points"] == 1000
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "body",
     [{"processes": []}, {}, {"processes": None}, {"processes": {}}, [], {"processes": [process_record()], "x": 1}],
@@ -433,6 +450,7 @@ def test_malformed_batches_are_400(client, alice, producer, db, body):
     assert ingested(db) == 0
 
 
+@pytest.mark.validation_only
 def test_a_batch_that_is_not_json_is_415(client, alice, producer, db):
     response = client.post(
         "/account/processes", data=b"processes", headers={**producer(), "Content-Type": "text/plain"}
@@ -583,6 +601,7 @@ def test_upload_by_a_user_is_403_even_for_their_own_process(client, alice, store
     assert counts(db)["process_file_chunks"] == 0
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("code", ["not-a-uuid", "12345", "g" * 36])
 def test_upload_with_a_malformed_uuid_is_400(client, alice, producer, code, db):
     response = put(client, code, b"x", producer())
@@ -591,6 +610,7 @@ def test_upload_with_a_malformed_uuid_is_400(client, alice, producer, code, db):
     assert counts(db)["process_file_chunks"] == 0
 
 
+@pytest.mark.validation_only
 def test_upload_with_a_bad_flow_type_is_400(client, alice, producer, stored, db):
     response = put(client, stored, b"x", producer(), flow="MIDDLE")
     assert response.status_code == 400

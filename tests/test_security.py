@@ -51,6 +51,7 @@ def test_a_token_we_sign_is_accepted(app, client, make_user):
     assert client.get("/account/info", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
+@pytest.mark.validation_only
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
 def test_other_hmac_algorithms_are_refused(app, client, make_user, algorithm):
@@ -58,6 +59,7 @@ def test_other_hmac_algorithms_are_refused(app, client, make_user, algorithm):
     assert _is_refused(client, jwt.encode(_claims(app), TEST_SECRET, algorithm=algorithm))
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("alg", ["none", "None", "NONE"])
 def test_unsigned_tokens_are_refused(app, client, make_user, alg):
     make_user()
@@ -65,6 +67,7 @@ def test_unsigned_tokens_are_refused(app, client, make_user, alg):
     assert _is_refused(client, token)
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "header",
     [
@@ -80,6 +83,7 @@ def test_header_tricks_are_refused(app, client, make_user, header):
     assert _is_refused(client, jwt.encode(_claims(app), TEST_SECRET, algorithm="HS256", headers=header))
 
 
+@pytest.mark.validation_only
 def test_public_key_used_as_hmac_secret_is_refused(app, client, make_user):
     make_user()
     public_pem = b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
@@ -90,6 +94,7 @@ def test_public_key_used_as_hmac_secret_is_refused(app, client, make_user):
     assert _is_refused(client, token)
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "iss", "aud"])
 def test_required_claims(app, client, make_user, claim):
     make_user()
@@ -110,6 +115,7 @@ def test_a_raw_signed_token_with_typed_claims_is_accepted(app, client, make_user
     assert not _is_refused(client, token)
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "claim,value",
     [
@@ -150,6 +156,7 @@ def test_registered_claims_must_have_their_rfc_7519_types(app, client, make_user
     assert _is_refused(client, _signed(claims))
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("issuer", ["vrt-accoun", "vrt", "account", "vrt-account-evil", "xvrt-account"])
 def test_issuer_must_match_exactly(app, client, make_user, issuer):
     make_user()
@@ -166,6 +173,7 @@ def test_expiry_leeway_is_small_and_configured(app, client, make_user):
     assert _is_refused(client, outside)
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "header",
     [
@@ -186,6 +194,7 @@ def test_malformed_tokens_are_401_never_500(client, make_user, header):
     assert response.get_json()["tracedata"]["username"] == "anonymous"
 
 
+@pytest.mark.validation_only
 def test_token_in_query_string_is_not_accepted(client, auth, login):
     auth()
     token = login()
@@ -362,6 +371,7 @@ def test_unknown_user_and_wrong_password_look_the_same(client, make_user):
 # --- strict input -----------------------------------------------------------------
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "body,expected",
     [
@@ -384,6 +394,7 @@ def test_bad_json_bodies_are_400_naming_the_problem(client, make_user, body, exp
     assert expected in response.get_json()["message"]
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 def test_wrong_content_type_is_415(client, content_type):
     body = json.dumps({"username": "alice", "password": PASSWORD})
@@ -392,6 +403,7 @@ def test_wrong_content_type_is_415(client, content_type):
     assert set(response.get_json()) == {"tracedata", "message"}
 
 
+@pytest.mark.validation_only
 def test_body_size_is_capped_before_parsing(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     response = client.post(
@@ -401,6 +413,7 @@ def test_body_size_is_capped_before_parsing(app, client):
     assert set(response.get_json()) == {"tracedata", "message"}
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "query", ["limit=1e3", "limit=1_000", "limit=%205%20", "limit=%D9%A3", "offset=10000001", "limit=-1", "limit=0"]
 )
@@ -410,6 +423,7 @@ def test_query_integers_are_plain_and_bounded(auth, client, query):
     assert response.get_json()["message"].startswith("Invalid request: ")
 
 
+@pytest.mark.validation_only
 def test_malformed_uuid_is_400(auth, client):
     response = client.get("/account/data/not-a-uuid", headers=auth())
     assert response.status_code == 400
@@ -505,6 +519,7 @@ def _unsized(client, path, body, **kwargs):
     )
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "path", ["/account/token/generation", "/account/token/validation", "/v6/account/token/generation"]
 )

@@ -195,6 +195,7 @@ def test_from_is_inclusive(client, alice, around_the_month):
 # ---------------------------------------------------------------- period validation
 
 
+@pytest.mark.validation_only
 @pytest.mark.parametrize(
     "query",
     [
