@@ -5,7 +5,7 @@ SQL PREPARE (it would break behind a transaction pooler such as PgBouncer). Plan
 decision's read (the user, the quota, what the process_code names, the day's usage) cost
 about 0.9 ms of server CPU per reservation, three times its execution. PL/pgSQL keeps the
 plans of its statements for the session, so the function costs planning once per server
-connection. It holds no rule: it locks the quota row, then reads, and returns the
+connection (forced: see plan_cache_mode below). It holds no rule: it locks the quota row, then reads, and returns the
 columns app.db.reservations.decision_snapshot reads on SQLite with its own two
 statements (_TARGET and _USAGE, the same names); app/services/quota.py decides.
 
@@ -38,7 +38,12 @@ CREATE FUNCTION quota_decision_snapshot(
     reservation_day integer, reservation_granted_us bigint, reservation_expires_us bigint,
     reservation_released_us bigint, process_user_id integer, process_status varchar, day bigint,
     used bigint, reserved bigint, active bigint, earliest bigint
-) LANGUAGE plpgsql VOLATILE AS $$
+) LANGUAGE plpgsql VOLATILE
+-- Its statements' generic plans (index scans whatever the values): left to choose, PostgreSQL
+-- plans anew on every call once the table's statistics make the generic plan look dearer
+-- (expires_us > $5 is costed at a third of a user's reservations), the cost this avoids.
+SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 BEGIN
     IF NOT p_durable THEN
