@@ -124,7 +124,7 @@ def test_wrong_method_with_a_token_changes_nothing(client, auth, db):
 # --- the error machinery and the dialects -------------------------------------------
 
 
-_DIALECT_MODULES = ("app.api.v6", "app.v6_mapping", "schemas.v6")
+_DIALECT_MODULES = ("app.api.v6", "schemas.v6")
 
 
 def test_the_core_imports_nothing_of_the_620_dialect():

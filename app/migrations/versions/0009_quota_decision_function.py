@@ -24,7 +24,7 @@ down_revision = "0008_quota_reservations"
 branch_labels = None
 depends_on = None
 
-# Microseconds in an hour and in a day (app.db.processes.HOUR_US, DAY_US): a user's local
+# Microseconds in an hour and in a day (app.db.days.HOUR_US, DAY_US): a user's local
 # day is floor((now + timezone hours) / day), as app.db.reservations.local_day computes it.
 FUNCTION = """
 CREATE FUNCTION quota_decision_snapshot(
