@@ -39,10 +39,14 @@ CREATE FUNCTION quota_decision_snapshot(
     reservation_released_us bigint, process_user_id integer, process_status varchar, day bigint,
     used bigint, reserved bigint, active bigint, earliest bigint
 ) LANGUAGE plpgsql VOLATILE
--- Its statements' generic plans (index scans whatever the values): left to choose, PostgreSQL
+-- Its statements' generic plans, built once per connection: left to choose, PostgreSQL
 -- plans anew on every call once the table's statistics make the generic plan look dearer
 -- (expires_us > $5 is costed at a third of a user's reservations), the cost this avoids.
 SET plan_cache_mode = force_generic_plan
+-- and with index scans: a plan built while quota_reservations looked empty (statistics
+-- taken before the first reservation) would otherwise scan the whole table on every
+-- call for as long as the connection lives, however large it grows.
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 BEGIN
