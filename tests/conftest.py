@@ -232,7 +232,22 @@ def app(app_config, database_url, _apps, tmp_path, tmp_path_factory, monkeypatch
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """The app's test client. Its answers are closed when the test ends, the last first: a
+    streamed answer left unread holds its request context, and the garbage collector
+    closing it during a later test would pop that context off the later request's."""
+    test_client = app.test_client()
+    opened = []
+    open_request = test_client.open
+
+    def open_and_keep(*args, **kwargs):
+        response = open_request(*args, **kwargs)
+        opened.append(response)
+        return response
+
+    test_client.open = open_and_keep
+    yield test_client
+    for response in reversed(opened):
+        response.close()
 
 
 @pytest.fixture
