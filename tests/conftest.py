@@ -17,8 +17,8 @@ skipped, so no skip stands in for a test):
 - postgresql_only: PostgreSQL alone (none when the run has no PostgreSQL).
 - validation_only: input refused before any query of its feature, so the backend cannot
   change the answer: SQLite alone.
-- one_backend: heavy, run once (the fuzzing): on PostgreSQL when the run has it (the
-  stricter database), SQLite otherwise.
+- one_backend: heavy, run once (the fuzzing; the API docs in Chromium, which no database
+  changes): on PostgreSQL when the run has it (the stricter database), SQLite otherwise.
 """
 
 import os

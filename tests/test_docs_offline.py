@@ -13,6 +13,10 @@ import pytest
 from tests import chromium
 from tests.servers import gunicorn
 
+# The pages, their assets and the OpenAPI documents are the same whatever the database:
+# one backend (PostgreSQL when the run has it), as the fuzzing.
+pytestmark = pytest.mark.one_backend
+
 CHROMIUM_SECONDS = 120
 # Every host but the service's is unknown: a page that needs a CDN stays blank.
 OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--virtual-time-budget=20000")
