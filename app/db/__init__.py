@@ -173,9 +173,7 @@ class SerializedTransaction:
         self._begun = False
         self.committed = False
 
-    def execute(self, statement, params=None, commit=False, lock=None):
-        """lock: (statement, params) run just before, on PostgreSQL only and in the same
-        query (SQLite's serialized transaction holds the database's write lock already)."""
+    def execute(self, statement, params=None, commit=False):
         params = params or {}
         if not self._postgres:
             result = self.conn.execute(statement, params)
@@ -184,11 +182,6 @@ class SerializedTransaction:
                 self.committed = True
             return result
         sql, values = _driver_sql(self.conn, statement, params)
-        if lock is not None:
-            lock_sql, lock_values = _driver_sql(self.conn, *lock)
-            if any(values.get(name, value) != value for name, value in lock_values.items()):
-                raise ValueError("the lock and the statement bind one name to two values")
-            sql, values = f"{lock_sql}; {sql}", {**lock_values, **values}
         if not self._begun:
             sql, self._begun = "BEGIN; " + sql, True
         if commit:
