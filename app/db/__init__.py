@@ -10,8 +10,6 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
-from app.exceptions import NotFound  # noqa: F401 (re-exported: the store's modules raise it)
-
 # Set while serialized_transaction() checks a connection out: it is not pinged.
 _unpinged = ContextVar("account_db_unpinged", default=False)
 

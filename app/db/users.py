@@ -7,8 +7,9 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from app import clock
-from app.db import NotFound, rollups, tables
+from app.db import rollups, tables
 from app.db.tables import users
+from app.exceptions import NotFound
 
 # Columns a caller may change on their own profile.
 EDITABLE_FIELDS = ("specification", "email", "phone", "attributes")

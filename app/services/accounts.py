@@ -6,10 +6,10 @@ from itertools import groupby
 from flask import current_app
 
 from app import db, metrics, throttle
-from app.db import NotFound, scope
+from app.db import scope
 from app.db import users as user_queries
 from app.db.quotas import list_quotas
-from app.exceptions import ApiError
+from app.exceptions import ApiError, NotFound
 from app.security import check_password, dummy_check, hash_password, issue_token
 from app.services.own_actions import record_own_action
 

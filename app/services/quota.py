@@ -13,10 +13,10 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app import clock, db
-from app.db import NotFound, scope
 from app.db import reservations as store
+from app.db import scope
 from app.db.quotas import list_quotas
-from app.exceptions import ApiError
+from app.exceptions import ApiError, NotFound
 from app.services.own_actions import account_request, process_that_ran_nothing
 
 # Statuses of a process still running: its record does not end its reservation.
