@@ -555,3 +555,94 @@ def test_connections_dropped_while_idle_cost_no_reservation(app, client, alice, 
     request, response = reserve(client, bot)
     assert response.status_code == 200, response.get_json()
     assert len(reservations(db)) == 2
+
+
+# ---------------------------------------------------------------- what a decision reads
+
+
+def _scans(plan):
+    """(node type, relation or index, rows read) of every scan in an EXPLAIN (FORMAT
+    JSON) plan: the rows it returned and the ones its filters removed, over all loops."""
+    found = []
+    if "Scan" in plan["Node Type"]:
+        counted = ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck")
+        read = sum(plan.get(key, 0) for key in counted) * plan["Actual Loops"]
+        found.append((plan["Node Type"], plan.get("Index Name") or plan.get("Relation Name"), read))
+    for child in plan.get("Plans", []):
+        found += _scans(child)
+    return found
+
+
+@pytest.mark.postgresql_only
+def test_a_decision_reads_its_quota_only_whatever_the_plans_were_built_on(app, client, alice, bot):
+    """The PL/pgSQL decision's plans are built at a connection's first call, from the
+    statistics of that moment, and kept. Built while the tables were near empty, they
+    must still read only the user's own rows among 300 users with the same quota, their
+    active reservations and processes, each row once (0009's single statement, planned
+    here, read all the user's processes of the day again for each active reservation;
+    under the bench's load its plans read the quotas of the service and process type up to
+    the user's and walked the reservations' primary key)."""
+    import json
+
+    import psycopg2
+
+    from app.config import normalize_database_url
+
+    assert reserve(client, bot)[1].status_code == 200
+    url = normalize_database_url(app.config["DATABASE_URL"]).replace("postgresql+psycopg2://", "postgresql://", 1)
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    now_us = int(NOON.timestamp() * 1_000_000)
+    # other_300: the last of 300 users with the same quota (the highest id), 3 reservations each
+    decide = "SELECT * FROM quota_decision_snapshot('other_300', 'UNIVERSAL', 'PLAN', %s, %s, true)"
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO users (username, company_key, password_hash, enabled, roles, timezone, attributes,"
+                " token_version, creation_date, edit_date)"
+                " SELECT 'other_' || n, company_key, password_hash, enabled, roles, timezone, attributes, 0,"
+                " creation_date, edit_date FROM users, generate_series(1, 300) AS n WHERE username = 'alice'"
+            )
+            cursor.execute(
+                "INSERT INTO quotas (user_id, service, process_type, points_per_request, points_per_day,"
+                " max_concurrent_execution) SELECT id, 'UNIVERSAL', 'PLAN', 1000, 5000, 5 FROM users"
+                " WHERE username LIKE 'other_%%'"
+            )
+            cursor.execute(decide, (str(uuid.uuid4()), now_us))  # plans built now: no reservation, no process
+            cursor.execute(
+                "INSERT INTO quota_reservations (process_code, user_id, service, process_type, points, day,"
+                " granted_us, expires_us) SELECT gen_random_uuid()::varchar, id, 'UNIVERSAL', 'PLAN', 10,"
+                " %s / 86400000000, %s, %s + 600000000 FROM users, generate_series(1, 3)"
+                " WHERE username LIKE 'other_%%'",
+                (now_us, now_us, now_us),
+            )
+            cursor.execute(
+                "INSERT INTO processes (process_code, user_id, username, company, service, process_type, time_us,"
+                " status, result_version, preparing_time, business_validation_time, math_validation_time,"
+                " waiting_time, calculation_time, request_points_count)"
+                " SELECT process_code, user_id, 'other', 'acme', service, process_type, granted_us, 'IN_PROGRESS',"
+                " 1, '', '', '', '', '', 5 FROM quota_reservations WHERE user_id <> (SELECT id FROM users"
+                " WHERE username = 'alice')"
+            )
+            for setting in (
+                "LOAD 'auto_explain'",
+                "SET auto_explain.log_min_duration = 0",
+                "SET auto_explain.log_analyze = on",
+                "SET auto_explain.log_nested_statements = on",
+                "SET auto_explain.log_format = json",
+                "SET client_min_messages = log",
+            ):
+                cursor.execute(setting)
+            del conn.notices[:]
+            cursor.execute(decide, (str(uuid.uuid4()), now_us))
+            row = cursor.fetchone()
+            names = [column.name for column in cursor.description]
+    finally:
+        conn.close()
+    answer = dict(zip(names, row, strict=True))
+    # Its 3 reservations of 10 points, each with a running record of 5 today.
+    assert [answer[name] for name in ("user_username", "active", "used", "reserved")] == ["other_300", 3, 15, 15]
+    plans = [json.loads(notice.split("plan:", 1)[1])["Plan"] for notice in conn.notices if "plan:" in notice]
+    scans = [scan for plan in plans for scan in _scans(plan)]
+    assert any(name == "uq_quotas_user_service_type" for _, name, _ in scans), scans
+    assert not [scan for scan in scans if scan[0] == "Seq Scan" or scan[2] > 3], scans
