@@ -510,7 +510,7 @@ def test_a_connection_killed_mid_reservation_leaves_nothing(app, client, alice, 
         if backend == "postgresql":  # ... then the server kills the connection
             from sqlalchemy import create_engine
 
-            pid = tx.conn.exec_driver_sql("select pg_backend_pid()").scalar_one()
+            pid = tx.execute(text("select pg_backend_pid()")).scalar_one()
             killer = create_engine(url)
             with killer.begin() as other:
                 other.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})

@@ -4,15 +4,10 @@ import collections
 import os
 import weakref
 from contextlib import contextmanager
-from contextvars import ContextVar
 
 from flask import current_app
 from sqlalchemy import create_engine, event
-from sqlalchemy.exc import DisconnectionError
-
-# Set while serialized_transaction() checks a connection out: it is not pinged.
-_unpinged = ContextVar("account_db_unpinged", default=False)
-
+from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, NoResultFound
 
 # Rows per statement when a list of keys goes into IN (...): well under every driver's
 # parameter limit (SQLite's 32,766; 65,535 on PostgreSQL).
@@ -49,10 +44,8 @@ def make_engine(url, connect_timeout=3):
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_conn, _record, _proxy):
         """pool_pre_ping, by hand: a server restarted while the pool was idle costs no
-        failed request. lookup() has connections of its own and serialized_transaction()
-        skips it: both retry on a dead connection instead."""
-        if _unpinged.get():
-            return
+        failed request. lookup() and serialized_transaction() have connections of their
+        own, taken from the pool once: both retry on a dead connection instead."""
         try:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:  # the pool replaces the connection and checks out again
@@ -74,10 +67,10 @@ def engine():
 
 
 class _LookupConnections:
-    """lookup()'s PostgreSQL connections: driver connections taken out of the engine's pool
-    (detached: set up and pinged by it once) and kept in autocommit, idle ones in a LIFO
-    that threads share without a lock (deque's append and pop are atomic). A lookup is
-    then one round trip and no pool bookkeeping."""
+    """lookup()'s and serialized_transaction()'s PostgreSQL connections: driver connections
+    taken out of the engine's pool (detached: set up and pinged by it once) and kept in
+    autocommit, idle ones in a LIFO that threads share without a lock (deque's append and
+    pop are atomic). A lookup is then one round trip and no pool bookkeeping."""
 
     def __init__(self):
         self.pid = os.getpid()
@@ -156,62 +149,112 @@ def transaction():
 
 
 class SerializedTransaction:
-    """The transaction of serialized_transaction(): execute() as on a Connection, and
-    commit=True to end the transaction with the statement.
+    """The transaction of serialized_transaction(): execute() as on a Connection (on
+    PostgreSQL its result is a _Rows), and commit=True to end the transaction with the
+    statement.
 
-    On PostgreSQL the driver runs in autocommit and the transaction is ours: BEGIN travels
-    with the first statement and COMMIT with the last, as one simple query each (the
-    driver would send each on a round trip of its own). A failed statement aborts the
-    rest of its query, and the transaction is rolled back on the way out."""
+    On PostgreSQL it runs on a driver connection of lookup()'s (autocommit, no pool
+    checkout, none of SQLAlchemy's per-statement execution machinery: a reservation's
+    hot path), and the transaction is ours: BEGIN travels with the first statement and
+    COMMIT with the last, as one simple query each (the driver would send each on a round
+    trip of its own). A failed statement aborts the rest of its query, and the
+    transaction is rolled back on the way out. Driver errors are raised as SQLAlchemy's
+    (IntegrityError, DBAPIError with connection_invalidated when the connection is dead),
+    as a Connection raises them."""
 
-    def __init__(self, conn):
-        self.conn = conn
-        self.dialect = conn.dialect
-        self._postgres = conn.dialect.name == "postgresql"
+    def __init__(self, dialect, conn=None, raw=None):
+        self.dialect = dialect
+        self.conn = conn  # SQLite: the Connection
+        self._raw = raw  # PostgreSQL: the driver's connection
         self._begun = False
         self.committed = False
+        self.dead = False
 
     def execute(self, statement, params=None, commit=False):
         params = params or {}
-        if not self._postgres:
+        if self._raw is None:
             result = self.conn.execute(statement, params)
             if commit:
                 self.conn.commit()
                 self.committed = True
             return result
-        sql, values = _driver_sql(self.conn, statement, params)
+        sql, values = _driver_sql(self.dialect, statement, params)
         if not self._begun:
             sql, self._begun = "BEGIN; " + sql, True
         if commit:
             sql += "; COMMIT"
-        result = self.conn.exec_driver_sql(sql, values)
+        result = self._run(sql, values)
         self.committed = commit
         return result
+
+    def _run(self, sql, values=None):
+        cursor = None
+        try:
+            with self._raw.cursor() as cursor:
+                cursor.execute(sql, values)
+                return _Rows(cursor)
+        except self.dialect.loaded_dbapi.Error as exc:
+            self.dead = self.dialect.is_disconnect(exc, self._raw, cursor)
+            raise DBAPIError.instance(
+                sql, values, exc, self.dialect.loaded_dbapi.Error, connection_invalidated=self.dead
+            ) from exc
 
     def _end(self, failed):
         if self.committed:
             return
-        if not self._postgres:
+        if self._raw is None:
             (self.conn.rollback if failed else self.conn.commit)()
-        elif self._begun:
+        elif self._begun and not self.dead:
             try:
-                self.conn.exec_driver_sql("ROLLBACK" if failed else "COMMIT")
+                self._run("ROLLBACK" if failed else "COMMIT")
             except Exception:
-                # Never hand the pool a connection whose transaction may still be open.
-                self.conn.invalidate()
+                # Never reuse a connection whose transaction may still be open.
+                self.dead = True
                 if not failed:
                     raise
+
+
+class _Row(tuple):
+    """A row of _Rows: a tuple with its columns by name in _mapping."""
+
+    _mapping: dict
+
+    def __new__(cls, values, names):
+        row = super().__new__(cls, values)
+        row._mapping = dict(zip(names, values, strict=True))
+        return row
+
+
+class _Rows:
+    """A statement's result on a driver cursor, read at once: rowcount, one(),
+    scalar_one(), as a CursorResult offers them."""
+
+    def __init__(self, cursor):
+        self.rowcount = cursor.rowcount
+        if cursor.description is None:
+            self._rows = []
+        else:
+            names = [column.name for column in cursor.description]
+            self._rows = [_Row(values, names) for values in cursor.fetchall()]
+
+    def one(self):
+        if len(self._rows) != 1:
+            raise NoResultFound("no row") if not self._rows else MultipleResultsFound("more than one row")
+        return self._rows[0]
+
+    def scalar_one(self):
+        return self.one()[0]
 
 
 _DRIVER_SQL = {}
 
 
-def _driver_sql(conn, statement, params):
+def _driver_sql(dialect, statement, params):
     """(text, parameters) of a Core statement for the driver itself, compiled once."""
-    key = (statement, conn.dialect.name, tuple(sorted(params)))
+    key = (statement, dialect.name, tuple(sorted(params)))
     compiled = _DRIVER_SQL.get(key)
     if compiled is None:
-        compiled = _DRIVER_SQL[key] = statement.compile(dialect=conn.dialect, column_keys=sorted(params))
+        compiled = _DRIVER_SQL[key] = statement.compile(dialect=dialect, column_keys=sorted(params))
     return str(compiled), compiled.construct_params(params)
 
 
@@ -223,34 +266,36 @@ def serialized_transaction():
     the write lock before the first read, so deciders on any worker run one after
     another. PostgreSQL's callers lock their own rows (SELECT ... FOR UPDATE) instead.
 
-    On PostgreSQL the connection is not pinged first (one round trip less on a hot
-    path): a dead one fails the first statement with a DBAPIError whose
-    connection_invalidated is true, and the caller may run its idempotent work again."""
-    skip = _unpinged.set(True)
-    try:
-        conn = engine().connect()
-    finally:
-        _unpinged.reset(skip)
-    with conn:
-        raw = None
-        if conn.dialect.name == "sqlite":
+    On PostgreSQL the connection is one of lookup()'s, not pinged first (one round trip
+    less on a hot path): a dead one fails the first statement with a DBAPIError whose
+    connection_invalidated is true; it is closed with every idle one (as lookup() does),
+    and the caller may run its idempotent work again on a new connection."""
+    main = engine()
+    if main.dialect.name != "postgresql":
+        with main.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield from _serialized(SerializedTransaction(conn.dialect, conn=conn))
+        return
+    connections = _connections_of(main)
+    raw = connections.take(main)
+    transaction = SerializedTransaction(main.dialect, raw=raw)
+    try:
+        yield from _serialized(transaction)
+    finally:
+        if transaction.dead or raw.closed:
+            raw.close()
+            connections.close()
         else:
-            # As lookup() does: the driver's own switch, with no round trip (SQLAlchemy's
-            # isolation_level option costs one to set and one to reset).
-            raw = conn.connection.dbapi_connection
-            raw.autocommit = True
-        transaction = SerializedTransaction(conn)
-        try:
-            try:
-                yield transaction
-            except BaseException:
-                transaction._end(failed=True)
-                raise
-            transaction._end(failed=False)
-        finally:
-            if raw is not None and not raw.closed:
-                raw.autocommit = False
+            connections.give_back(raw)
+
+
+def _serialized(transaction):
+    try:
+        yield transaction
+    except BaseException:
+        transaction._end(failed=True)
+        raise
+    transaction._end(failed=False)
 
 
 @contextmanager

@@ -335,28 +335,28 @@ def release_for_records(conn, owners_by_code, now_us):
 _REFUSALS = {}
 
 
-def _refusal_statements(tx):
-    found = _REFUSALS.get(tx.dialect.name)
+def _refusal_statements(conn):
+    found = _REFUSALS.get(conn.dialect.name)
     if found is None:
-        found = _REFUSALS[tx.dialect.name] = (
-            upsert(tx, processes).on_conflict_do_nothing(index_elements=["process_code"]),
-            # Run again after a lost connection, the decision stores its request once.
-            upsert(tx, process_requests).on_conflict_do_nothing(index_elements=["process_code", "request_code"]),
+        found = _REFUSALS[conn.dialect.name] = (
+            upsert(conn, processes).on_conflict_do_nothing(index_elements=["process_code"]),
+            # Sent again, the refusal stores its request once.
+            upsert(conn, process_requests).on_conflict_do_nothing(index_elements=["process_code", "request_code"]),
         )
     return found
 
 
-def record_refusal(tx, process, request, timezone):
+def record_refusal(conn, process, request, timezone):
     """Store a refused reservation as the user's process (kept as it is when the process
-    is already stored) and the refused request beside it; commit. A process stored here
-    counts in the daily roll-ups as ingestion would count it (its local day under the
-    user's timezone; 0 points), so statistics show the refusals too."""
-    process_statement, request_statement = _refusal_statements(tx)
-    if tx.execute(process_statement, process).rowcount == 1:
+    is already stored) and the refused request beside it, in the caller's transaction. A
+    process stored here counts in the daily roll-ups as ingestion would count it (its
+    local day under the user's timezone; 0 points), so statistics show the refusals too."""
+    process_statement, request_statement = _refusal_statements(conn)
+    if conn.execute(process_statement, process).rowcount == 1:
         visible = rollups.is_visible(process["service"], process["process_type"], [request["service"]])
         day = rollups.local_day(process["time_us"], timezone)
         added = rollups.Contribution(
             process["user_id"], day, process["service"], process["process_type"], visible, 0, 0, frozenset()
         )
-        rollups.apply_changes(tx.conn, [], [added])
-    tx.execute(request_statement, request, commit=True)
+        rollups.apply_changes(conn, [], [added])
+    conn.execute(request_statement, request)

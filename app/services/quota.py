@@ -142,10 +142,10 @@ def _reserve(caller, request):
     expires_us = now_us + request["ttl_seconds"] * 1_000_000
     code, service, process_type = request["process_code"], request["service"], request["process_type"]
     durable = current_app.config["QUOTA_DURABLE_COMMIT"]
-    with db.serialized_transaction() as conn:
+    with db.serialized_transaction() as tx:
         # One read, once the quota is held: a concurrent request for the same code has finished.
         target, state, used, day = store.decision_snapshot(
-            conn, request["username"], service, process_type, code, now_us, durable
+            tx, request["username"], service, process_type, code, now_us, durable
         )
         _check_target(caller, target)
         user, quota = target
@@ -158,27 +158,33 @@ def _reserve(caller, request):
             raise _bad("process_code", f"the process has ended ({state.process_status})")
         active = reservation is not None and reservation["released_us"] is None and reservation["expires_us"] > now_us
         if active and quota is not None:  # a heartbeat: the same reservation, later expiry
-            store.renew(conn, code, expires_us)
+            store.renew(tx, code, expires_us)
             return _answer(request, user, quota, used, expires_us)
         try:
             _decide(quota, used, request["points"], now_us)
-        except Refusal as refusal:
-            store.record_refusal(conn, *_refusal_rows(user, request, refusal.limit, now_us), user["timezone"])
-            error = ApiError(refusal.status, refusal.message, refusal.headers)
+        except Refusal as found:
+            refusal = found  # recorded once the quota is no longer held (below)
         else:
             values = {"points": request["points"], "day": day, "granted_us": now_us, "expires_us": expires_us}
             if reservation is not None:
-                store.regrant(conn, code, values)
+                store.regrant(tx, code, values)
             else:
                 values.update(process_code=code, user_id=user["id"], service=service, process_type=process_type)
                 try:
-                    store.insert_reservation(conn, values)
+                    store.insert_reservation(tx, values)
                 except IntegrityError as exc:  # the same code, on another quota, a moment earlier
                     raise _bad("process_code", "is reserved for another user, service or process type") from exc
             # What the decision counted, this reservation included (its points in full).
             counted = used._replace(points_reserved=used.points_reserved + request["points"], active=used.active + 1)
             return _answer(request, user, quota, counted, expires_us)
-    raise error
+    # The decision's transaction ended with nothing written. The refusal is written in a
+    # transaction of its own, which need not hold the quota: it adds a process of 0 points
+    # (kept as it is when the code is already stored) and a request, which no decision
+    # counts, and a decision for the same code treats a refused process as one that has
+    # not run, whichever commits first.
+    with db.transaction() as conn:
+        store.record_refusal(conn, *_refusal_rows(user, request, refusal.limit, now_us), user["timezone"])
+    raise ApiError(refusal.status, refusal.message, refusal.headers)
 
 
 def release(caller, process_code):
