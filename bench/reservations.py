@@ -3,6 +3,10 @@
 - reservations: POST /account/quota/reservations throughput, every request a new
   reservation (a fresh process_code) for the next of 200 users in turn, against the bare
   endpoint given the same JSON body.
+- reservations_ceiling: the same requests to the service with its decision replaced by an
+  answer made from the request (bench/ceiling.py), against the same bare endpoint, rounds
+  interleaved with the line above: the most a decision can reach on this stack and
+  machine; the gap between the two lines is the decision's own cost.
 - reservations_p99: 32 reservations on one quota sent at once (released together from 32
   threads), repeated; the 99th percentile of their latencies.
 
@@ -18,6 +22,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from bench import dataset as bench_dataset
+from bench import servers as bench_servers
 
 PATH = "/account/quota/reservations"
 THROUGHPUT_TYPE = "VALIDATE"  # the quota users' quota for the throughput line
@@ -32,6 +37,13 @@ LIMITS = {"points_per_request": 1000, "points_per_day": 10**8, "max_concurrent_e
 
 TARGETS = {
     "reservations": ("POST /account/quota/reservations throughput, distinct users", "bare endpoint", ">=", 0.35),
+    # No target: the ceiling the line above is measured under (see the module's docstring).
+    "reservations_ceiling": (
+        "the same, the decision replaced by an answer without SQL (bench/ceiling.py)",
+        "bare endpoint",
+        ">=",
+        None,
+    ),
     # The issue names no target for it: reported, not judged.
     "reservations_p99": ("p99 latency of 32 concurrent reservations on one quota (s)", "absolute", "<=", None),
 }
@@ -114,18 +126,17 @@ class _Fresh:
         return ("POST", PATH, self.headers, json.dumps(body).encode())
 
 
-def _run_fresh(bench, run_module, token, usernames, seconds):
+def _run_fresh(bench, run_module, token, usernames, seconds, port=None):
     driver = bench.driver
+    port = port or bench.service.port
     if not driver.wrk:
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        return run_module._python_load(
-            bench.service.port, _Fresh(headers, usernames), seconds, None, driver.connections
-        )
+        return run_module._python_load(port, _Fresh(headers, usernames), seconds, None, driver.connections)
     script = bench.workdir / f"reservations_{uuid.uuid4().hex[:8]}.lua"
     script.write_text(_wrk_script(token, usernames))
     command = [driver.wrk, "-t1", f"-c{driver.connections}", f"-d{max(1, round(seconds))}s", "-s", str(script)]
     finished = run_module.subprocess.run(
-        [*command, f"http://127.0.0.1:{bench.service.port}/"], capture_output=True, text=True, timeout=seconds + 600
+        [*command, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=seconds + 600
     )
     if finished.returncode or finished.stderr.strip():
         raise RuntimeError(f"wrk failed: {finished.stderr.strip()[:500]}")
@@ -150,13 +161,17 @@ def throughput(bench, run_module):
     bare_body = json.dumps(_body(usernames[0], str(uuid.uuid4()))).encode()
     bare = [("POST", "/bare", {"Content-Type": "application/json"}, bare_body)]
     seconds = bench.s.duration
-    _run_fresh(bench, run_module, token, usernames, min(1.0, seconds))  # warm both
-    bench.driver.run(bench.bare.port, bare, duration=min(1.0, seconds))
-    service, baseline = [], []
-    for _ in range(bench.s.rounds):
-        service.append(_run_fresh(bench, run_module, token, usernames, seconds)["rps"])
-        baseline.append(bench.driver.run(bench.bare.port, bare, duration=seconds)["rps"])
+    with bench_servers.ceiling(bench.url, bench.workdir) as ceiling:
+        _run_fresh(bench, run_module, token, usernames, min(1.0, seconds))  # warm the three
+        _run_fresh(bench, run_module, token, usernames, min(1.0, seconds), ceiling.port)
+        bench.driver.run(bench.bare.port, bare, duration=min(1.0, seconds))
+        service, without_decision, baseline = [], [], []
+        for _ in range(bench.s.rounds):
+            service.append(_run_fresh(bench, run_module, token, usernames, seconds)["rps"])
+            without_decision.append(_run_fresh(bench, run_module, token, usernames, seconds, ceiling.port)["rps"])
+            baseline.append(bench.driver.run(bench.bare.port, bare, duration=seconds)["rps"])
     bench.record("reservations", service, baseline, "requests/s", higher_is_better=True)
+    bench.record("reservations_ceiling", without_decision, baseline, "requests/s", higher_is_better=True)
 
 
 def _burst(port, run_module, headers, username):

@@ -1,6 +1,7 @@
 """The two servers a run measures, both gunicorn with gunicorn.conf.py and 2 workers
 (launcher.Gunicorn, as the tests start it): the service (wsgi:app) and the bare Flask
-endpoint of the baselines (bench/bare.py); and what the bench reads of their workers'
+endpoint of the baselines (bench/bare.py); the reservations line's third, the service
+without its quota decision (bench/ceiling.py); and what the bench reads of their workers'
 memory."""
 
 import threading
@@ -13,10 +14,9 @@ JWT_SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 MB = 1024 * 1024
 
 
-def start(database_url, workdir):
-    """(service, bare), started: the service with the bench's settings, the bare endpoint
-    in the same environment."""
-    env = launcher.environment(
+def environment(database_url, workdir):
+    """The servers' environment: the service's settings for the bench."""
+    return launcher.environment(
         DATABASE_URL=database_url,
         JWT_SECRET=JWT_SECRET,
         INSTANCE_PATH=str(Path(workdir) / "instance"),
@@ -29,6 +29,12 @@ def start(database_url, workdir):
         # No load balancer to wait for: a restart need not drain (README, Graceful shutdown).
         SHUTDOWN_DELAY="0",
     )
+
+
+def start(database_url, workdir):
+    """(service, bare), started: the service with the bench's settings, the bare endpoint
+    in the same environment."""
+    env = environment(database_url, workdir)
     service = launcher.Gunicorn(env, workdir, ready_path="/account/system/version", name="service")
     bare = launcher.Gunicorn(env, workdir, app_spec="bench.bare:app", ready_path="/bare", name="bare")
     service.start()
@@ -38,6 +44,17 @@ def start(database_url, workdir):
         service.stop()
         raise
     return service, bare
+
+
+def ceiling(database_url, workdir):
+    """The service with its quota decision replaced (bench/ceiling.py), not started."""
+    return launcher.Gunicorn(
+        environment(database_url, workdir),
+        workdir,
+        app_spec="bench.ceiling:app",
+        ready_path="/account/system/version",
+        name="ceiling",
+    )
 
 
 def status_kb(pid, key):
