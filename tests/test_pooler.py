@@ -44,3 +44,46 @@ def test_token_validation_and_revocation_behind_a_transaction_pooler(app, client
     assert client.get("/account/info", headers=headers).status_code == 401
     fresh = changed.get_json()
     assert client.post("/account/token/validation", json=fresh).get_json() == {"valid": True, "roles": ["USER"]}
+
+
+def test_quota_reservations_behind_a_transaction_pooler(app, client, auth, producer):
+    """The decision's transaction spans two queries on a driver connection of the token
+    lookup's (BEGIN with the locked read, the write with COMMIT): the pooler keeps one
+    server connection for it, and discards the function's plans between transactions."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from app.db import quotas as quota_queries
+    from app.db import transaction
+
+    auth("alice")
+    bot = producer()
+    with app.app_context(), transaction() as conn:
+        alice_id = conn.execute(text("select id from users where username = 'alice'")).scalar_one()
+        quota_queries.set_quota(
+            conn, alice_id, "UNIVERSAL", "PLAN", points_per_request=100, points_per_day=1000, max_concurrent_execution=2
+        )
+    codes = [str(uuid.uuid4()) for _ in range(3)]
+
+    def reserve(code, points=10):
+        body = {"username": "alice", "service": "UNIVERSAL", "process_type": "PLAN", "process_code": code}
+        return client.post("/account/quota/reservations", json={**body, "points": points}, headers=bot)
+
+    for _ in range(3):  # the same reservation again: no second slot
+        granted = reserve(codes[0])
+        assert granted.status_code == 200, granted.get_json()
+        assert granted.get_json()["remaining"] == {"points_per_day": 990, "concurrent_executions": 1}
+    assert reserve(codes[1]).status_code == 200
+    refused = reserve(codes[2])
+    assert refused.status_code == 429 and "max_concurrent_execution" in refused.get_json()["message"]
+    assert reserve(codes[2], points=101).status_code == 402
+    assert client.delete(f"/account/quota/reservations/{codes[1]}", headers=bot).status_code == 204
+    assert reserve(codes[2]).status_code == 200
+    with app.app_context(), transaction() as conn:
+        held = conn.execute(
+            text("select process_code from quota_reservations where released_us is null order by process_code")
+        ).scalars()
+        assert list(held) == sorted([codes[0], codes[2]])
+        refusals = conn.execute(text("select count(*) from processes where status = 'CANCELED_BY_QUOTA'"))
+        assert refusals.scalar_one() == 1  # the two refusals share the code: one process
