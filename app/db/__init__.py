@@ -91,6 +91,12 @@ class _LookupConnections:
         if not raw.closed:
             self.idle.append(raw)
 
+    def discard(self, raw):
+        """raw was found dead: close it, and every idle one, which a server restart or a
+        dropped network took down with it (the next take() opens a pinged one)."""
+        raw.close()
+        self.close()
+
     def close(self):
         while self.idle:
             self.idle.pop().close()
@@ -135,8 +141,7 @@ def lookup(query):
         except main.dialect.loaded_dbapi.Error as exc:
             if attempt == 2 or not main.dialect.is_disconnect(exc, raw, None):
                 raise
-            raw.close()
-            connections.close()
+            connections.discard(raw)
         finally:
             connections.give_back(raw)
 
@@ -283,8 +288,7 @@ def serialized_transaction():
         yield from _serialized(transaction)
     finally:
         if transaction.dead or raw.closed:
-            raw.close()
-            connections.close()
+            connections.discard(raw)
         else:
             connections.give_back(raw)
 
