@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from app import create_app, security
 from app import logs as logs_module
 from app.config import normalize_database_url
+from app.db import quotas as quota_queries
 from app.db import transaction
 from app.db import users as user_queries
 from app.db.tables import metadata
@@ -406,6 +407,26 @@ def process_record(
         },
         "point_keys": list(point_keys),
     }
+
+
+@pytest.fixture
+def quota(app):
+    """quota(username, per_request, per_day, concurrent, service=..., process_type=...)."""
+
+    def set_quota(username, per_request, per_day, concurrent, service="UNIVERSAL", process_type="PLAN"):
+        with app.app_context(), transaction() as conn:
+            user_id = conn.execute(text("select id from users where username = :u"), {"u": username}).scalar_one()
+            quota_queries.set_quota(
+                conn,
+                user_id,
+                service,
+                process_type,
+                points_per_request=per_request,
+                points_per_day=per_day,
+                max_concurrent_execution=concurrent,
+            )
+
+    return set_quota
 
 
 @pytest.fixture

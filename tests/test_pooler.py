@@ -46,7 +46,7 @@ def test_token_validation_and_revocation_behind_a_transaction_pooler(app, client
     assert client.post("/account/token/validation", json=fresh).get_json() == {"valid": True, "roles": ["USER"]}
 
 
-def test_quota_reservations_behind_a_transaction_pooler(app, client, auth, producer):
+def test_quota_reservations_behind_a_transaction_pooler(app, client, auth, producer, quota):
     """The decision's transaction spans two queries on a driver connection of the token
     lookup's (BEGIN with the locked read, the write with COMMIT): the pooler keeps one
     server connection for it, and discards the function's plans between transactions."""
@@ -54,16 +54,11 @@ def test_quota_reservations_behind_a_transaction_pooler(app, client, auth, produ
 
     from sqlalchemy import text
 
-    from app.db import quotas as quota_queries
     from app.db import transaction
 
     auth("alice")
     bot = producer()
-    with app.app_context(), transaction() as conn:
-        alice_id = conn.execute(text("select id from users where username = 'alice'")).scalar_one()
-        quota_queries.set_quota(
-            conn, alice_id, "UNIVERSAL", "PLAN", points_per_request=100, points_per_day=1000, max_concurrent_execution=2
-        )
+    quota("alice", 100, 1000, 2)
     codes = [str(uuid.uuid4()) for _ in range(3)]
 
     def reserve(code, points=10):

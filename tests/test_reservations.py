@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from app.db import quotas as quota_queries
 from app.db import reservations as reservation_queries
 from app.db import transaction
 from app.db import usage as usage_queries
@@ -15,26 +14,6 @@ from tests.conftest import assert_tracedata, drop_idle_connections, process_reco
 
 RESERVE = "/account/quota/reservations"
 NOON = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def quota(app):
-    """quota(username, per_request, per_day, concurrent, service=..., process_type=...)."""
-
-    def set_quota(username, per_request, per_day, concurrent, service="UNIVERSAL", process_type="PLAN"):
-        with app.app_context(), transaction() as conn:
-            user_id = conn.execute(text("select id from users where username = :u"), {"u": username}).scalar_one()
-            quota_queries.set_quota(
-                conn,
-                user_id,
-                service,
-                process_type,
-                points_per_request=per_request,
-                points_per_day=per_day,
-                max_concurrent_execution=concurrent,
-            )
-
-    return set_quota
 
 
 @pytest.fixture

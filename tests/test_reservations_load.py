@@ -9,7 +9,6 @@ import pytest
 
 from tests import servers
 from tests.conftest import PASSWORD, TEST_SECRET
-from tests.test_reservations import quota  # noqa: F401 (a fixture)
 
 RESERVE = "/account/quota/reservations"
 
@@ -35,7 +34,7 @@ def _login(server, username):
 
 
 @pytest.fixture
-def bot_token(server, make_user, quota):  # noqa: F811
+def bot_token(server, make_user, quota):
     """The token of a BOT of acme, for alice (acme) whose UNIVERSAL/PLAN quota the test sets."""
     make_user("alice")
     make_user("load_bot", roles=("BOT",))
@@ -73,7 +72,7 @@ def _statuses(results):
     return counts
 
 
-def test_32_concurrent_reservations_with_5_slots_grant_exactly_5(server, bot_token, quota, db):  # noqa: F811
+def test_32_concurrent_reservations_with_5_slots_grant_exactly_5(server, bot_token, quota, db):
     quota("alice", 1000, 10**8, 5)
     results = _all_at_once(server, bot_token, [_request() for _ in range(32)])
     assert _statuses(results) == {200: 5, 429: 27}, results
@@ -83,7 +82,7 @@ def test_32_concurrent_reservations_with_5_slots_grant_exactly_5(server, bot_tok
     assert {row["process_code"] for row in db("select process_code from quota_reservations")} == granted
 
 
-def test_40_concurrent_reservations_of_100_with_1000_a_day_grant_exactly_10(server, bot_token, quota, db):  # noqa: F811
+def test_40_concurrent_reservations_of_100_with_1000_a_day_grant_exactly_10(server, bot_token, quota, db):
     quota("alice", 100, 1000, 1000)
     results = _all_at_once(server, bot_token, [_request(100) for _ in range(40)])
     assert _statuses(results) == {200: 10, 402: 30}, results
@@ -94,7 +93,7 @@ def test_40_concurrent_reservations_of_100_with_1000_a_day_grant_exactly_10(serv
     )
 
 
-def test_a_resent_reservation_never_takes_a_second_slot(server, bot_token, quota, db):  # noqa: F811
+def test_a_resent_reservation_never_takes_a_second_slot(server, bot_token, quota, db):
     quota("alice", 1000, 10**8, 2)
     same = _request()
     results = _all_at_once(server, bot_token, [same] * 24)
